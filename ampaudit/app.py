@@ -1,0 +1,67 @@
+"""The Hydra application behind ``ampaudit run``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from ampaudit.config import RunConf, register_configs, validate
+from ampaudit.core.errors import ConfigError
+
+__all__ = ["main"]
+
+register_configs()
+
+
+def _fail(message: str) -> None:
+    print(f"ampaudit: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def run_from_config(cfg: DictConfig) -> Any:
+    """Validate ``cfg``, run the audit, log it and print the per-arm table."""
+    # Mesa logs every step at INFO, and Hydra turns INFO on: keep the terminal readable
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    from tqdm import tqdm
+
+    from ampaudit.audit import run_audit
+    from ampaudit.summary import summary_table
+    from ampaudit.tracking import MlflowTracker, flatten
+
+    try:
+        conf: RunConf = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+        validate(conf)
+    except ConfigError as exc:
+        _fail(str(exc))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    tracker = None
+    if conf.tracking.enabled:
+        tracker = MlflowTracker(conf.tracking.uri, conf.tracking.experiment)
+    a = conf.audit
+    total = 2 * a.replicates * a.n_steps
+    with tqdm(total=total, desc="audit", unit="step", disable=None if a.progress else True,
+              file=sys.stderr) as bar:
+        result = run_audit(
+            conf,
+            tracker=tracker,
+            params=flatten(resolved),
+            config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+            progress=bar.update,
+        )
+    print(summary_table(result, confidence=a.confidence, n_steps=a.n_steps))
+    if tracker is not None:
+        print(f"\nMLflow: {tracker.uri}  experiment={conf.tracking.experiment}  "
+              f"parent run={result.parent_run_id}")
+    print(f"Seed entropy {result.entropy}: add seed={result.entropy} to re-run exactly.")
+    return result
+
+
+@hydra.main(version_base="1.3", config_path="pkg://ampaudit.configs", config_name="config")
+def main(cfg: DictConfig) -> None:
+    """Run one audit (Hydra entry point; ``ampaudit run`` calls it)."""
+    run_from_config(cfg)

@@ -1,0 +1,235 @@
+"""Run an audit: arms (a named control baseline and the recommender) × replicates.
+
+Each replicate builds one world from its ``world`` stream; both arms run on
+private copies of it with fresh generators from the same ``behavior`` stream
+(common random numbers), so their difference is the algorithm's, not noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ampaudit import __version__
+from ampaudit.config import RunConf, make_recommender
+from ampaudit.core.categories import CATEGORIES
+from ampaudit.core.seeding import draw_entropy, replicate_streams
+from ampaudit.core.trace import Trace
+from ampaudit.metrics import amplification_ratio, final_metrics, step_metrics
+from ampaudit.recommenders import CONFS
+from ampaudit.simulations import AuditModel, build_world
+
+__all__ = ["ArmRun", "AuditResult", "recommender_name", "run_audit"]
+
+ARMS = ("control", "treatment")
+
+
+@dataclass
+class ArmRun:
+    """Metrics of one arm × replicate.
+
+    Attributes
+    ----------
+    arm : str
+        ``"control"`` or ``"treatment"``.
+    replicate : int
+    series : dict of str to ndarray of shape (n_steps,)
+        Per-step metrics (see :func:`ampaudit.metrics.step_metrics`), plus
+        ``amplification.<cat>`` against the same replicate's control.
+    final : dict of str to float
+        Horizon-level metrics (see :func:`ampaudit.metrics.final_metrics`).
+    run_id : str or None
+        MLflow child run id.
+    """
+
+    arm: str
+    replicate: int
+    series: dict[str, np.ndarray]
+    final: dict[str, float]
+    run_id: str | None = None
+
+
+@dataclass
+class AuditResult:
+    """All runs of one audit."""
+
+    entropy: int
+    labels: dict[str, str]
+    runs: list[ArmRun] = field(default_factory=list)
+    parent_run_id: str | None = None
+
+    def values(self, arm: str, metric: str) -> np.ndarray:
+        """Final values of ``metric`` for ``arm``, one per replicate."""
+        return np.array([r.final.get(metric, np.nan) for r in self.runs if r.arm == arm])
+
+    def to_frame(self) -> Any:
+        """Tidy table: one row per (arm, replicate, metric, step); final values at step -1."""
+        import pandas as pd
+
+        frames = []
+        for run in self.runs:
+            for key, values in run.series.items():
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "arm": run.arm,
+                            "recommender": self.labels[run.arm],
+                            "replicate": run.replicate,
+                            "metric": key,
+                            "step": np.arange(len(values)),
+                            "value": np.asarray(values, dtype=float),
+                        }
+                    )
+                )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "arm": run.arm,
+                        "recommender": self.labels[run.arm],
+                        "replicate": run.replicate,
+                        "metric": [f"final.{k}" for k in run.final],
+                        "step": -1,
+                        "value": list(run.final.values()),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+
+def recommender_name(spec: Any) -> str:
+    """Short name of a recommender config: its registry name, else its class name."""
+    target = str(spec["_target_"] if hasattr(spec, "__getitem__") else spec._target_)
+    for name, conf in CONFS.items():
+        if conf._target_ == target:
+            return name
+    return target.rsplit(".", 1)[-1]
+
+
+def _amplification(series: dict[str, np.ndarray], trt: Trace, ctl: Trace) -> None:
+    for c, name in enumerate(CATEGORIES):
+        series[f"amplification.{name}"] = amplification_ratio(
+            trt.rec_reach[:, c], trt.n_users, ctl.rec_reach[:, c], ctl.n_users
+        )
+
+
+def run_audit(
+    conf: RunConf,
+    *,
+    tracker: Any = None,
+    params: dict[str, str] | None = None,
+    config_yaml: str = "",
+    progress: Callable[[], None] | None = None,
+) -> AuditResult:
+    """Run every arm × replicate of the audit described by ``conf``.
+
+    Parameters
+    ----------
+    conf : RunConf
+        A validated configuration (see :func:`ampaudit.config.validate`).
+    tracker : MlflowTracker, optional
+        Where to log; ``None`` keeps results in memory only.
+    params : dict of str to str, optional
+        Flattened resolved config, logged as params of every run.
+    config_yaml : str, optional
+        Resolved config, stored as the parent run's ``config.yaml`` artifact.
+    progress : callable, optional
+        Called once per simulated step.
+
+    Returns
+    -------
+    AuditResult
+    """
+    entropy = conf.seed if conf.seed is not None else draw_entropy()
+    a = conf.audit
+    labels = {"control": a.control, "treatment": recommender_name(conf.recommender)}
+    result = AuditResult(entropy=entropy, labels=labels)
+    base_tags = {
+        "recommender": labels["treatment"],
+        "control": labels["control"],
+        "interventions": ",".join(map(str, conf.interventions)) or "none",
+        "seed_entropy": str(entropy),
+        "ampaudit_version": __version__,
+        "numpy_version": np.__version__,
+        "git_commit": _commit(),
+    }
+    params = params or {}
+    open_runs: list[str] = []
+    if tracker is not None:
+        name = f"{labels['treatment']} vs {labels['control']}"
+        result.parent_run_id = tracker.start_parent(name, params, base_tags)
+        open_runs.append(result.parent_run_id)
+        if config_yaml:
+            tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")
+    try:
+        for r in range(a.replicates):
+            streams = replicate_streams(entropy, r)
+            world = build_world(
+                conf.world, conf.graph, n_steps=a.n_steps, rng=np.random.default_rng(streams["world"])
+            )
+            traces: dict[str, Trace] = {}
+            runs: dict[str, ArmRun] = {}
+            for arm in ARMS:
+                run_id = None
+                if tracker is not None:
+                    tags = {**base_tags, "arm": arm, "replicate": str(r),
+                            "arm_recommender": labels[arm]}
+                    run_id = tracker.start_child(
+                        result.parent_run_id, f"{arm}:{labels[arm]}/r{r}", params, tags
+                    )
+                    open_runs.append(run_id)
+                rec = _arm_recommender(conf, arm)
+                model = AuditModel(
+                    world,
+                    rec,
+                    behavior=conf.behavior,
+                    n_steps=a.n_steps,
+                    slate_size=a.slate_size,
+                    n_candidates=a.n_candidates,
+                    rng=np.random.default_rng(streams["behavior"]),
+                    recommender_rng=np.random.default_rng(
+                        streams["recommender" if arm == "treatment" else "control"]
+                    ),
+                )
+                traces[arm] = model.run(progress)
+                runs[arm] = ArmRun(
+                    arm, r, step_metrics(traces[arm]), final_metrics(traces[arm]), run_id
+                )
+            for arm in ARMS:
+                run = runs[arm]
+                _amplification(run.series, traces[arm], traces["control"])
+                for key, values in run.series.items():
+                    if key.startswith("amplification."):
+                        run.final[key] = float(values[-1])
+                result.runs.append(run)
+                if tracker is not None and run.run_id is not None:
+                    tracker.log_series(run.run_id, run.series, run.final)
+                    tracker.end(run.run_id, "FINISHED")
+                    open_runs.remove(run.run_id)
+        if tracker is not None and result.parent_run_id is not None:
+            tracker.log_table(result.parent_run_id, result.to_frame(), "metrics.parquet")
+            tracker.end(result.parent_run_id, "FINISHED")
+            open_runs.clear()
+    except BaseException as exc:
+        if tracker is not None:
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            for run_id in reversed(open_runs):
+                tracker.end(run_id, status)
+        raise
+    return result
+
+
+def _arm_recommender(conf: RunConf, arm: str) -> Any:
+    if arm == "treatment":
+        return make_recommender(conf.recommender)
+    if conf.audit.control == "none":
+        return None
+    return make_recommender({"_target_": CONFS[conf.audit.control]._target_})
+
+
+def _commit() -> str:
+    from ampaudit.tracking import git_commit
+
+    return git_commit()

@@ -1,0 +1,186 @@
+"""What the platform can see: public item features, the interaction log, follows.
+
+Recommenders and interventions receive a :class:`PlatformData`. It never holds true
+extremity or categories (only the platform's noisy classifier score), so a
+recommender cannot cheat unless it is explicitly ``privileged``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["InteractionLog", "ItemView", "PlatformData", "StepBatch"]
+
+
+class InteractionLog:
+    """Append-only log of consumption events (user, item, step, channel).
+
+    Stored as growable struct-of-arrays; :meth:`consumed` builds the sparse
+    users × items count matrix once per change and caches it.
+
+    Parameters
+    ----------
+    n_users : int
+        Number of users (rows of :meth:`consumed`).
+    capacity : int, default=1024
+        Initial capacity; the arrays double when full.
+    """
+
+    def __init__(self, n_users: int, capacity: int = 1024) -> None:
+        self.n_users = n_users
+        self._n = 0
+        self._user = np.empty(capacity, dtype=np.int32)
+        self._item = np.empty(capacity, dtype=np.int32)
+        self._step = np.empty(capacity, dtype=np.int32)
+        self._channel = np.empty(capacity, dtype=np.int8)
+        self._cache: tuple[tuple[int, int], sp.csr_matrix] | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(
+        self, users: np.ndarray, items: np.ndarray, step: int, channels: np.ndarray
+    ) -> None:
+        """Append one step's consumption events (arrays of equal length)."""
+        m = len(users)
+        need = self._n + m
+        if need > len(self._user):
+            cap = max(need, 2 * len(self._user))
+            for name in ("_user", "_item", "_step", "_channel"):
+                old = getattr(self, name)
+                new = np.empty(cap, dtype=old.dtype)
+                new[: self._n] = old[: self._n]
+                setattr(self, name, new)
+        sl = slice(self._n, need)
+        self._user[sl] = users
+        self._item[sl] = items
+        self._step[sl] = step
+        self._channel[sl] = channels
+        self._n = need
+
+    @property
+    def users(self) -> np.ndarray:
+        """ndarray of shape (n_events,): user of each event."""
+        return self._user[: self._n]
+
+    @property
+    def items(self) -> np.ndarray:
+        """ndarray of shape (n_events,): item of each event."""
+        return self._item[: self._n]
+
+    @property
+    def steps(self) -> np.ndarray:
+        """ndarray of shape (n_events,): step of each event."""
+        return self._step[: self._n]
+
+    @property
+    def channels(self) -> np.ndarray:
+        """ndarray of shape (n_events,): channel code of each event."""
+        return self._channel[: self._n]
+
+    def consumed(self, n_items: int) -> sp.csr_matrix:
+        """Return the users × items matrix of consumption counts (float32 CSR).
+
+        Parameters
+        ----------
+        n_items : int
+            Number of columns (items visible so far).
+        """
+        key = (self._n, n_items)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        mat = sp.csr_matrix(
+            (np.ones(self._n, dtype=np.float32), (self.users, self.items)),
+            shape=(self.n_users, n_items),
+        )
+        mat.sum_duplicates()
+        self._cache = (key, mat)
+        return mat
+
+
+@dataclass
+class ItemView:
+    """Public item features (views into the catalog; never true extremity).
+
+    Attributes
+    ----------
+    features : ndarray of shape (n_items, n_dims)
+        Public topic vectors (float32, unit norm).
+    created : ndarray of shape (n_items,)
+        Step at which each item appeared (negative for the initial catalog).
+    creator : ndarray of shape (n_items,)
+        Creator id of each item.
+    score : ndarray of shape (n_items,)
+        The platform's noisy classifier score of extremity in [0, 1].
+    available : ndarray of shape (n_items,)
+        False once an item is removed.
+    """
+
+    features: np.ndarray
+    created: np.ndarray
+    creator: np.ndarray
+    score: np.ndarray
+    available: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.created)
+
+
+@dataclass
+class PlatformData:
+    """Everything a platform knows at one step.
+
+    Attributes
+    ----------
+    step : int
+        Current step (0-based).
+    n_users : int
+        Number of users.
+    items : ItemView
+        Public features of the items visible so far.
+    log : InteractionLog
+        All consumption events so far.
+    follows : scipy.sparse.csr_matrix of shape (n_users, n_creators)
+        Which creators each user follows.
+    """
+
+    step: int
+    n_users: int
+    items: ItemView
+    log: InteractionLog
+    follows: sp.csr_matrix
+
+    @property
+    def n_items(self) -> int:
+        """Number of items visible so far."""
+        return len(self.items)
+
+    def consumed(self) -> sp.csr_matrix:
+        """Users × visible items consumption counts (CSR, float32)."""
+        return self.log.consumed(self.n_items)
+
+
+@dataclass
+class StepBatch:
+    """One step's impressions and consumption, for online recommender updates.
+
+    Attributes
+    ----------
+    data : PlatformData
+        The platform view after the step.
+    users : ndarray of shape (n_shown,)
+        Users who were shown a slate.
+    slates : ndarray of shape (n_shown, k)
+        Item ids shown, -1 padded.
+    clicked : ndarray of shape (n_shown,)
+        Slate position clicked by each user, -1 for no click.
+    """
+
+    data: PlatformData
+    users: np.ndarray
+    slates: np.ndarray
+    clicked: np.ndarray
+    extra: dict[str, np.ndarray] = field(default_factory=dict)

@@ -1,0 +1,140 @@
+"""Chunked top-n selection over score matrices: the kernel every scorer shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["chunk_rows", "mask_consumed", "top_n", "top_n_chunked"]
+
+#: Default memory budget for one dense score chunk, in bytes.
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+
+def chunk_rows(n_items: int, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    """Rows per chunk so that a float32 ``(rows, n_items)`` block fits the budget."""
+    return max(1, budget_bytes // (4 * max(n_items, 1)))
+
+
+def mask_consumed(scores: np.ndarray, users: np.ndarray, consumed: sp.csr_matrix) -> None:
+    """Set ``scores[r, j] = -inf`` in place where user ``users[r]`` consumed item ``j``.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (len(users), n_items)
+        Score block (modified in place).
+    users : ndarray of shape (n_rows,)
+        User id of each row.
+    consumed : scipy.sparse.csr_matrix of shape (n_users, >= n_items)
+        Consumption matrix; columns past ``n_items`` are ignored.
+    """
+    indptr = consumed.indptr
+    starts, ends = indptr[users], indptr[users + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return
+    rows = np.repeat(np.arange(len(users)), lengths)
+    # positions of each user's entries in consumed.indices, without a Python loop
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    cols = consumed.indices[np.repeat(starts, lengths) + offsets]
+    keep = cols < scores.shape[1]
+    scores[rows[keep], cols[keep]] = -np.inf
+
+
+def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` columns per row, best first; ``-inf`` entries become ``-1`` padding.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows, n_items)
+        Scores; ``-inf`` marks items that must not be recommended.
+    n : int
+        Number of items to return per row.
+
+    Returns
+    -------
+    items : ndarray of shape (n_rows, n)
+        int64 item ids, -1 padded.
+    top_scores : ndarray of shape (n_rows, n)
+        float32 scores (``-inf`` where padded).
+
+    Examples
+    --------
+    >>> items, s = top_n(np.array([[0.1, 0.9, -np.inf, 0.5]]), 3)
+    >>> items.tolist()
+    [[1, 3, 0]]
+    """
+    n_rows, n_items = scores.shape
+    m = min(n, n_items)
+    if m < n_items:
+        part = np.argpartition(-scores, m - 1, axis=1)[:, :m]
+    else:
+        part = np.broadcast_to(np.arange(n_items), (n_rows, n_items)).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # stable ordering: score descending, then item id ascending (ties are deterministic)
+    order = np.lexsort((part, -part_scores), axis=1)
+    items = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    top = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
+    invalid = ~np.isfinite(top)
+    items[invalid] = -1
+    if m < n:
+        items = np.pad(items, ((0, 0), (0, n - m)), constant_values=-1)
+        top = np.pad(top, ((0, 0), (0, n - m)), constant_values=-np.inf)
+    return items, top
+
+
+def top_n_chunked(
+    users: np.ndarray,
+    n: int,
+    score_block: Callable[[np.ndarray], np.ndarray],
+    *,
+    n_items: int,
+    available: np.ndarray,
+    consumed: sp.csr_matrix | None,
+    budget_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score users in memory-bounded chunks and keep each user's top ``n`` items.
+
+    Parameters
+    ----------
+    users : ndarray of shape (n_users_batch,)
+        Users to recommend for.
+    n : int
+        Slate length to return.
+    score_block : callable
+        ``score_block(user_chunk) -> ndarray of shape (len(user_chunk), n_items)``;
+        may return a fresh float32 array that this function overwrites.
+    n_items : int
+        Number of items to score.
+    available : ndarray of shape (n_items,)
+        Availability mask; unavailable items are never returned.
+    consumed : scipy.sparse.csr_matrix or None
+        Items already consumed per user, excluded when given.
+    budget_bytes : int, default=64 MiB
+        Memory budget for one dense score block.
+
+    Returns
+    -------
+    items, scores : ndarray of shape (len(users), n)
+        As :func:`top_n`.
+    """
+    out_items = np.full((len(users), n), -1, dtype=np.int64)
+    out_scores = np.full((len(users), n), -np.inf, dtype=np.float32)
+    if n_items == 0 or len(users) == 0:
+        return out_items, out_scores
+    unavailable = np.flatnonzero(~available[:n_items])
+    step = chunk_rows(n_items, budget_bytes)
+    for start in range(0, len(users), step):
+        chunk = users[start : start + step]
+        block = score_block(chunk)
+        if len(unavailable):
+            block[:, unavailable] = -np.inf
+        if consumed is not None:
+            mask_consumed(block, chunk, consumed)
+        items, scores = top_n(block, n)
+        out_items[start : start + len(chunk)] = items
+        out_scores[start : start + len(chunk)] = scores
+    return out_items, out_scores

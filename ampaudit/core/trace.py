@@ -1,0 +1,90 @@
+"""Per-step counters an arm run accumulates, in preallocated arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ampaudit.core.categories import CATEGORIES, CHANNELS
+
+__all__ = ["Trace"]
+
+
+@dataclass
+class Trace:
+    """Raw counts of one arm × replicate run; metrics are computed from these.
+
+    Attributes
+    ----------
+    n_users : int
+    n_active : ndarray of shape (n_steps,)
+        Active users per step.
+    slates : ndarray of shape (n_steps,)
+        Non-empty slates shown per step.
+    clicks : ndarray of shape (n_steps,)
+        Clicks on slates per step.
+    rec_slots : ndarray of shape (n_steps, n_categories)
+        Filled slate positions per item category.
+    consumed : ndarray of shape (n_steps, n_channels, n_categories)
+        Consumed items per channel and category.
+    reach : ndarray of shape (n_steps, n_categories)
+        Users exposed (recommendation impression or organic consumption) to the
+        category at or before the step.
+    rec_reach : ndarray of shape (n_steps, n_categories)
+        Users with at least one recommendation impression of the category so far.
+    mean_opinion, radicalised, newly_radicalised : ndarray of shape (n_steps,)
+        Population mean opinion; number of users with ``x ≥ θ``; number of those
+        who started below ``θ``, after each step.
+    utility : ndarray of shape (n_steps,)
+        Sum over active users of the deterministic utility of what they chose
+        (the outside option's ``τ`` for no choice).
+    x0, x : ndarray of shape (n_users,)
+        Opinions at the start and the end.
+    extreme_consumed : ndarray of shape (n_users,)
+        Extreme items each user consumed, all channels.
+    """
+
+    n_users: int
+    n_active: np.ndarray
+    slates: np.ndarray
+    clicks: np.ndarray
+    rec_slots: np.ndarray
+    consumed: np.ndarray
+    reach: np.ndarray
+    rec_reach: np.ndarray
+    mean_opinion: np.ndarray
+    radicalised: np.ndarray
+    newly_radicalised: np.ndarray
+    utility: np.ndarray
+    x0: np.ndarray
+    x: np.ndarray
+    extreme_consumed: np.ndarray
+
+    @classmethod
+    def empty(cls, n_steps: int, n_users: int, x0: np.ndarray) -> Trace:
+        """Allocate a zeroed trace for ``n_steps`` steps."""
+        n_cat, n_chan = len(CATEGORIES), len(CHANNELS)
+        z = np.zeros
+        return cls(
+            n_users=n_users,
+            n_active=z(n_steps, np.int64),
+            slates=z(n_steps, np.int64),
+            clicks=z(n_steps, np.int64),
+            rec_slots=z((n_steps, n_cat), np.int64),
+            consumed=z((n_steps, n_chan, n_cat), np.int64),
+            reach=z((n_steps, n_cat), np.int64),
+            rec_reach=z((n_steps, n_cat), np.int64),
+            mean_opinion=z(n_steps),
+            radicalised=z(n_steps, np.int64),
+            newly_radicalised=z(n_steps, np.int64),
+            utility=z(n_steps),
+            x0=x0.copy(),
+            x=x0.copy(),
+            extreme_consumed=z(n_users, np.int64),
+        )
+
+    @property
+    def n_steps(self) -> int:
+        """Horizon of the run."""
+        return len(self.n_active)

@@ -1,0 +1,193 @@
+"""Audit metrics: published definitions, computed from a run's :class:`~ampaudit.core.Trace`.
+
+Every function is pure. Per-step series are keyed ``family.category`` (e.g.
+``rec_share.extreme``) so they log to MLflow as-is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ampaudit.core.categories import CATEGORIES, CHANNELS, EXTREME
+from ampaudit.core.trace import Trace
+
+__all__ = [
+    "amplification_ratio",
+    "exposure_share",
+    "final_metrics",
+    "gini",
+    "reach",
+    "step_metrics",
+]
+
+#: Categories whose per-channel consumption share is tracked per step.
+CHANNEL_TRACKED = ("borderline", "extreme")
+
+
+def _ratio(num: np.ndarray | float, den: np.ndarray | float, empty: float) -> np.ndarray:
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    out = np.full(np.broadcast(num, den).shape, empty)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def exposure_share(counts: np.ndarray) -> np.ndarray:
+    """Share of each category in ``counts`` along the last axis.
+
+    Used for recommendation share (slate slots) and consumption share (consumed
+    items); keep the two separate. Rows with no counts give all zeros.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (..., n_categories)
+
+    Returns
+    -------
+    ndarray of the same shape; each non-empty row sums to 1.
+
+    Examples
+    --------
+    >>> exposure_share(np.array([[1, 3], [0, 0]])).tolist()
+    [[0.25, 0.75], [0.0, 0.0]]
+    """
+    counts = np.asarray(counts, dtype=float)
+    return _ratio(counts, counts.sum(axis=-1, keepdims=True), 0.0)
+
+
+def reach(users_reached: np.ndarray | float, n_users: int) -> np.ndarray:
+    """Fraction of users with at least one exposure so far (cumulative counts in)."""
+    return _ratio(users_reached, n_users, 0.0)
+
+
+def amplification_ratio(
+    reached_treatment: np.ndarray | float,
+    n_treatment: int,
+    reached_control: np.ndarray | float,
+    n_control: int,
+) -> np.ndarray:
+    """Amplification of a content set under treatment relative to control.
+
+    ``a = [r_T(trt) / |trt|] / [r_T(ctl) / |ctl|] − 1``, where ``r_T`` counts users
+    with at least one impression of an item in the set ``T``. ``NaN`` when the
+    control reached nobody (undefined, not infinite). Always report it with its
+    baseline (the control) and horizon.
+
+    Parameters
+    ----------
+    reached_treatment, reached_control : array_like
+        Users reached in each arm (per step or final).
+    n_treatment, n_control : int
+        Users in each arm.
+
+    Returns
+    -------
+    ndarray
+        0 means no amplification; 2.0 means 200%.
+
+    References
+    ----------
+    .. [1] Huszár, Ktena, O'Brien, Belli, Schlaikjer, Hardt (2022). Algorithmic
+       amplification of politics on Twitter. PNAS 119(1):e2025334119.
+
+    Examples
+    --------
+    >>> float(amplification_ratio(300, 1000, 20, 200))
+    2.0
+    """
+    rate_t = _ratio(reached_treatment, n_treatment, np.nan)
+    rate_c = _ratio(reached_control, n_control, np.nan)
+    return _ratio(rate_t, rate_c, np.nan) - 1.0
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (e.g. exposures per item or user).
+
+    ``G = Σ_i (2i − n − 1)·v_(i) / (n·Σ v)`` over sorted values; 0 when all are
+    equal, ``(n − 1)/n`` when one holds everything, 0 for an all-zero input.
+
+    References
+    ----------
+    .. [1] Gini (1912). Variabilità e mutabilità.
+
+    Examples
+    --------
+    >>> gini(np.array([1.0, 1.0, 1.0]))
+    0.0
+    >>> gini(np.array([0.0, 0.0, 0.0, 5.0]))
+    0.75
+    """
+    v = np.sort(np.asarray(values, dtype=float).ravel())
+    n, total = len(v), v.sum()
+    if n == 0 or total == 0:
+        return 0.0
+    i = np.arange(1, n + 1)
+    return float(np.sum((2 * i - n - 1) * v) / (n * total))
+
+
+def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
+    """Per-step series of one run (each of shape ``(n_steps,)``).
+
+    Keys: ``rec_share.<cat>`` (share of slate slots), ``cons_share.<cat>``
+    (share of consumed items, all channels), ``cons_share.<channel>.<cat>`` for
+    borderline and extreme, ``reach.<cat>`` (exposed by any channel so far),
+    ``rec_reach.<cat>`` (recommended at least once so far), ``mean_opinion``,
+    ``drift`` (mean opinion minus its start), ``radicalised`` and
+    ``newly_radicalised`` (fractions of users), ``ctr`` (clicks per slate shown),
+    ``utility`` (mean realised utility per active user).
+    """
+    n = trace.n_users
+    out: dict[str, np.ndarray] = {}
+    rec = exposure_share(trace.rec_slots)
+    cons = exposure_share(trace.consumed.sum(axis=1))
+    by_channel = exposure_share(trace.consumed)
+    for c, name in enumerate(CATEGORIES):
+        out[f"rec_share.{name}"] = rec[:, c]
+        out[f"cons_share.{name}"] = cons[:, c]
+    for name in CHANNEL_TRACKED:
+        c = CATEGORIES.index(name)
+        for h, channel in enumerate(CHANNELS):
+            out[f"cons_share.{channel}.{name}"] = by_channel[:, h, c]
+    for c, name in enumerate(CATEGORIES):
+        out[f"reach.{name}"] = reach(trace.reach[:, c], n)
+        out[f"rec_reach.{name}"] = reach(trace.rec_reach[:, c], n)
+    out["mean_opinion"] = trace.mean_opinion.copy()
+    out["drift"] = trace.mean_opinion - float(trace.x0.mean())
+    out["radicalised"] = reach(trace.radicalised, n)
+    out["newly_radicalised"] = reach(trace.newly_radicalised, n)
+    out["ctr"] = _ratio(trace.clicks, trace.slates, 0.0)
+    out["utility"] = _ratio(trace.utility, trace.n_active, 0.0)
+    return out
+
+
+def final_metrics(trace: Trace) -> dict[str, float]:
+    """Horizon-level values of one run.
+
+    Shares are over the whole horizon (all slots or consumed items of all steps);
+    reach, drift and radicalised fractions are at the last step; ``ctr`` and
+    ``utility`` are horizon totals over their denominators;
+    ``gini.extreme_consumption`` is the Gini of extreme items consumed per user.
+    """
+    n = trace.n_users
+    out: dict[str, float] = {}
+    rec = exposure_share(trace.rec_slots.sum(axis=0))
+    consumed = trace.consumed.sum(axis=0)
+    cons = exposure_share(consumed.sum(axis=0))
+    by_channel = exposure_share(consumed)
+    for c, name in enumerate(CATEGORIES):
+        out[f"rec_share.{name}"] = float(rec[c])
+        out[f"cons_share.{name}"] = float(cons[c])
+        out[f"reach.{name}"] = float(reach(trace.reach[-1, c], n))
+        out[f"rec_reach.{name}"] = float(reach(trace.rec_reach[-1, c], n))
+    for name in CHANNEL_TRACKED:
+        c = CATEGORIES.index(name)
+        for h, channel in enumerate(CHANNELS):
+            out[f"cons_share.{channel}.{name}"] = float(by_channel[h, c])
+    out["mean_opinion"] = float(trace.mean_opinion[-1])
+    out["drift"] = float(trace.mean_opinion[-1] - trace.x0.mean())
+    out["radicalised"] = float(reach(trace.radicalised[-1], n))
+    out["newly_radicalised"] = float(reach(trace.newly_radicalised[-1], n))
+    out["ctr"] = float(_ratio(trace.clicks.sum(), trace.slates.sum(), 0.0))
+    out["utility"] = float(_ratio(trace.utility.sum(), trace.n_active.sum(), 0.0))
+    out["gini.extreme_consumption"] = gini(trace.extreme_consumed)
+    assert CATEGORIES[EXTREME] == "extreme"
+    return out

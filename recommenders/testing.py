@@ -1,0 +1,39 @@
+"""Tiny platform fixtures for doctests and conformance checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ampaudit.core.platform import InteractionLog, ItemView, PlatformData
+
+__all__ = ["toy_platform"]
+
+
+def toy_platform(
+    n_users: int = 4, n_items: int = 6, n_dims: int = 3, *, seed: int = 0
+) -> PlatformData:
+    """A small platform with a short random interaction log.
+
+    Examples
+    --------
+    >>> toy_platform().n_items
+    6
+    """
+    rng = np.random.default_rng(seed)
+    features = rng.standard_normal((n_items, n_dims)).astype(np.float32)
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    log = InteractionLog(n_users)
+    users = rng.integers(n_users, size=2 * n_users)
+    items = rng.integers(n_items, size=2 * n_users)
+    log.append(users, items, 0, np.zeros(len(users), dtype=np.int8))
+    view = ItemView(
+        features=features,
+        created=np.arange(n_items, dtype=np.int32) - n_items,
+        creator=np.arange(n_items, dtype=np.int32) % 2,
+        score=rng.random(n_items).astype(np.float32),
+        available=np.ones(n_items, dtype=bool),
+    )
+    return PlatformData(
+        step=1, n_users=n_users, items=view, log=log, follows=sp.csr_matrix((n_users, 2))
+    )

@@ -1,0 +1,159 @@
+"""The item catalog: one struct of arrays, generated up front and revealed over time.
+
+All items of the horizon (the initial catalog plus every step's arrivals) are drawn
+when the world is built, from the ``world`` stream; an item becomes visible at its
+creation step. Arms of one replicate therefore see the same supply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ampaudit.core.categories import CATEGORIES
+from ampaudit.core.platform import ItemView
+
+from .population import unit_rows
+
+__all__ = ["EXTREMITY_RANGES", "TOPIC_LEAN", "Catalog", "make_catalog"]
+
+#: Uniform range of true extremity per category (code order of ``CATEGORIES``).
+EXTREMITY_RANGES = np.array(
+    [[0.0, 0.35], [0.25, 0.55], [0.2, 0.5], [0.55, 0.8], [0.8, 1.0]]
+)
+#: Lean of topic vectors along the extremism topic (dimension 0): news and
+#: counter-narratives are topically close to extreme content.
+TOPIC_LEAN = np.array([0.0, 1.5, 1.5, 1.5, 2.0])
+
+
+@dataclass
+class Catalog:
+    """Per-item state (arrays of length ``capacity``; only ``created <= step`` are visible).
+
+    Attributes
+    ----------
+    category : ndarray of shape (capacity,)
+        Category code (see :data:`ampaudit.core.categories.CATEGORIES`).
+    extremity : ndarray of shape (capacity,)
+        True extremity in [0, 1]; never shown to recommenders.
+    topics : ndarray of shape (capacity, n_dims)
+        Unit topic vectors (float32, public).
+    quality : ndarray of shape (capacity,)
+        Production quality in [0, 1].
+    appeal : ndarray of shape (capacity,)
+        Sensational appeal in [0, 1], correlated with extremity.
+    creator : ndarray of shape (capacity,)
+        Creator id.
+    created : ndarray of shape (capacity,)
+        Creation step (-1 for the initial catalog); sorted ascending.
+    score : ndarray of shape (capacity,)
+        The platform's noisy classifier score of extremity.
+    phash : ndarray of shape (capacity,)
+        64-bit perceptual hash (uint64).
+    original : ndarray of shape (capacity,)
+        Id of the original an item is a variant of (itself for originals).
+    available : ndarray of shape (capacity,)
+        False once removed (mutable, per arm).
+    """
+
+    category: np.ndarray
+    extremity: np.ndarray
+    topics: np.ndarray
+    quality: np.ndarray
+    appeal: np.ndarray
+    creator: np.ndarray
+    created: np.ndarray
+    score: np.ndarray
+    phash: np.ndarray
+    original: np.ndarray
+    available: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.category)
+
+    def n_visible(self, step: int) -> int:
+        """Number of items created at or before ``step`` (they are a prefix)."""
+        return int(np.searchsorted(self.created, step, side="right"))
+
+    def view(self, step: int) -> ItemView:
+        """Public features of the items visible at ``step`` (views, no copies)."""
+        n = self.n_visible(step)
+        return ItemView(
+            features=self.topics[:n],
+            created=self.created[:n],
+            creator=self.creator[:n],
+            score=self.score[:n],
+            available=self.available[:n],
+        )
+
+    def copy_mutable(self) -> Catalog:
+        """Return a catalog sharing static arrays, with private availability."""
+        return replace(self, available=self.available.copy())
+
+
+def make_catalog(
+    *,
+    n_items: int,
+    n_steps: int,
+    new_items_per_step: int,
+    creator_category: np.ndarray,
+    n_dims: int,
+    classifier_noise: float,
+    rng: np.random.Generator,
+) -> Catalog:
+    """Draw the whole catalog of the horizon.
+
+    Each item's creator is drawn uniformly; its category is the creator's. True
+    extremity is uniform in the category's range (:data:`EXTREMITY_RANGES`),
+    appeal is extremity plus noise, the classifier score is extremity plus
+    Gaussian noise of scale ``classifier_noise`` (clipped to [0, 1]).
+
+    Parameters
+    ----------
+    n_items : int
+        Items in the initial catalog (``created = -1``).
+    n_steps : int
+        Horizon; ``new_items_per_step`` items are created at each step.
+    new_items_per_step : int
+        Arrivals per step.
+    creator_category : ndarray of shape (n_creators,)
+        Category code of each creator.
+    n_dims : int
+        Topic dimension.
+    classifier_noise : float
+        Standard deviation of the classifier's error.
+    rng : numpy.random.Generator
+        The ``world`` stream.
+    """
+    capacity = n_items + n_steps * new_items_per_step
+    created = np.concatenate(
+        [np.full(n_items, -1), np.repeat(np.arange(n_steps), new_items_per_step)]
+    ).astype(np.int32)
+    creator = rng.integers(len(creator_category), size=capacity).astype(np.int32)
+    category = creator_category[creator].astype(np.int8)
+    lo, hi = EXTREMITY_RANGES[category, 0], EXTREMITY_RANGES[category, 1]
+    extremity = lo + (hi - lo) * rng.random(capacity)
+    lean = np.zeros((capacity, n_dims))
+    lean[:, 0] = TOPIC_LEAN[category]
+    topics = unit_rows(rng.standard_normal((capacity, n_dims)) + lean).astype(np.float32)
+    quality = rng.beta(2, 2, capacity)
+    appeal = np.clip(extremity + 0.15 * rng.standard_normal(capacity), 0.0, 1.0)
+    score = np.clip(extremity + classifier_noise * rng.standard_normal(capacity), 0.0, 1.0)
+    phash = rng.integers(0, 2**63, size=capacity, dtype=np.int64).astype(np.uint64)
+    return Catalog(
+        category=category,
+        extremity=extremity,
+        topics=topics,
+        quality=quality,
+        appeal=appeal,
+        creator=creator,
+        created=created,
+        score=score.astype(np.float32),
+        phash=phash,
+        original=np.arange(capacity, dtype=np.int64),
+        available=np.ones(capacity, dtype=bool),
+    )
+
+
+assert len(EXTREMITY_RANGES) == len(CATEGORIES) == len(TOPIC_LEAN)

@@ -1,0 +1,339 @@
+"""The Mesa model: one arm of one replicate, stepping the DESIGN §3.3 story.
+
+The population is one vectorised agent set (struct of arrays), not one
+``mesa.Agent`` per user: a single numpy call per behaviour stage replaces
+``n_users`` Python method calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import mesa
+import numpy as np
+
+from ampaudit.core.categories import (
+    CATEGORIES,
+    EXTREME,
+    FOLLOW,
+    RECOMMENDED,
+    SEARCH,
+)
+from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
+from ampaudit.core.protocols import Recommender
+from ampaudit.core.trace import Trace
+
+from .behavior import (
+    BehaviorConf,
+    anchor,
+    choose,
+    content_drift,
+    item_utility,
+    social_influence,
+    taste_drift,
+)
+from .world import World
+
+__all__ = ["AuditModel"]
+
+N_CAT = len(CATEGORIES)
+
+
+def _random_member(
+    indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Pick entry ``floor(u·len)`` of each CSR row (``-1`` for empty rows)."""
+    if len(indices) == 0:
+        return np.full(len(rows), -1, dtype=np.int64)
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    offset = np.minimum((u * lengths).astype(np.int64), np.maximum(lengths - 1, 0))
+    picked = indices[np.minimum(starts + offset, len(indices) - 1)]
+    return np.where(lengths > 0, picked, -1)
+
+
+class AuditModel(mesa.Model):
+    """One arm of one replicate.
+
+    Parameters
+    ----------
+    world : World
+        The replicate's shared world; the model takes private copies of its
+        mutable state.
+    recommender : Recommender or None
+        The feed algorithm; ``None`` shows no feed (the ``none`` baseline), so
+        feed users consume nothing that step.
+    behavior : BehaviorConf
+    n_steps : int
+        Horizon (at most ``world.n_steps``).
+    slate_size : int
+        ``k``, items shown per feed.
+    n_candidates : int
+        Items requested from the recommender (``>= slate_size``), before
+        candidate-stage interventions cut the slate.
+    rng : numpy.random.Generator
+        The replicate's ``behavior`` stream (shared by arms: common random numbers).
+        Each step draws a fixed number of variates from it, whatever the arm does.
+    recommender_rng : numpy.random.Generator
+        Stream handed to the recommender.
+    interventions : sequence, default=()
+        Objects with any of the hooks ``on_catalog(model)``,
+        ``on_candidates(model, users, items, scores)``, ``on_slate(model, users, slates)``,
+        ``on_choice(model, users, slates, utility)``; applied in order.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        recommender: Recommender | None,
+        *,
+        behavior: BehaviorConf,
+        n_steps: int,
+        slate_size: int,
+        n_candidates: int,
+        rng: np.random.Generator,
+        recommender_rng: np.random.Generator,
+        interventions: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(rng=rng)
+        self.world = world
+        self.recommender = recommender
+        self.behavior = behavior
+        self.n_steps = n_steps
+        self.slate_size = slate_size
+        self.n_candidates = max(n_candidates, slate_size)
+        self.recommender_rng = recommender_rng
+        self.interventions = list(interventions)
+        self.population, self.catalog = world.fresh_arm_state()
+        self.log = InteractionLog(world.n_users, capacity=max(1024, world.n_users))
+        self.trace = Trace.empty(n_steps, world.n_users, self.population.x0)
+        self.t = 0
+        # users ever exposed to each category (any channel / recommendations only)
+        self._exposed = np.zeros((world.n_users, N_CAT), dtype=bool)
+        self._rec_exposed = np.zeros((world.n_users, N_CAT), dtype=bool)
+        self._starts_radical = self.population.x0 >= behavior.radical_threshold
+        # the adjacency as plain arrays: peers are drawn per step without Python loops
+        self._adj_indptr = world.adjacency.indptr.astype(np.int64)
+        self._adj_indices = world.adjacency.indices.astype(np.int64)
+        self._follow_indptr = world.follows.indptr.astype(np.int64)
+        self._follow_indices = world.follows.indices.astype(np.int64)
+        self._n_published = np.zeros(len(world.creator_category), dtype=np.int64)
+        self._publish(-1)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "mean_opinion": lambda m: float(m.population.x.mean()),
+                "radicalised": lambda m: float(
+                    (m.population.x >= m.behavior.radical_threshold).mean()
+                ),
+            }
+        )
+        if recommender is not None:
+            recommender.fit(self.platform_data())
+
+    # -- views -------------------------------------------------------------------
+    def platform_data(self) -> PlatformData:
+        """What the platform sees now (public item features, log, follows)."""
+        return PlatformData(
+            step=self.t,
+            n_users=self.world.n_users,
+            items=self.catalog.view(self.t),
+            log=self.log,
+            follows=self.world.follows,
+        )
+
+    def _hook(self, name: str, *args: Any) -> Any:
+        result = args[-1] if args else None
+        for intervention in self.interventions:
+            method = getattr(intervention, name, None)
+            if method is not None:
+                out = method(self, *args)
+                if out is not None:
+                    result = out
+        return result
+
+    # -- the step ----------------------------------------------------------------
+    def step(self) -> None:
+        """Advance one step (DESIGN §3.3)."""
+        t, conf, pop, cat = self.t, self.behavior, self.population, self.catalog
+        rng, k = self.rng, self.slate_size
+        n_visible = cat.n_visible(t)
+        self._publish(t)
+
+        # 1. active users and every draw of the step, in fixed shapes (CRN across arms)
+        active = np.flatnonzero(rng.random(self.world.n_users) < pop.activity)
+        n_act = len(active)
+        channel_u = rng.random(n_act)
+        n_opts = max(k, conf.search_pool)
+        gumbel = rng.gumbel(size=(n_act, n_opts + 1))
+        pick_u = rng.random((n_act, 2))
+        search_u = rng.random((n_act, conf.search_pool))
+        social_u = rng.random((n_act, 2))
+
+        # 2. catalog-stage interventions
+        self._hook("on_catalog")
+
+        p_org = conf.p_follow + conf.p_search
+        is_follow = channel_u < conf.p_follow
+        is_search = (channel_u >= conf.p_follow) & (channel_u < p_org)
+        is_feed = channel_u >= p_org
+        chosen = np.full(n_act, -1, dtype=np.int64)
+        chosen_u = np.full(n_act, conf.outside)
+
+        # 3-6. the feed: candidates, slate, choice
+        feed_rows = np.flatnonzero(is_feed)
+        feed_users = active[feed_rows]
+        slates = np.full((len(feed_users), k), -1, dtype=np.int64)
+        clicked = np.full(len(feed_users), -1, dtype=np.int64)
+        if self.recommender is not None and len(feed_users):
+            items, scores = self.recommender.recommend(
+                feed_users, self.n_candidates, rng=self.recommender_rng
+            )
+            items, scores = self._hook("on_candidates", feed_users, (items, scores)) or (
+                items,
+                scores,
+            )
+            slates = self._hook("on_slate", feed_users, np.ascontiguousarray(items[:, :k]))
+            util = item_utility(conf, pop, cat, feed_users, slates)
+            util = util - conf.b_pos * np.log1p(np.arange(k))[None, :]
+            util = self._hook("on_choice", feed_users, slates, util)
+            g = np.concatenate([gumbel[feed_rows, :k], gumbel[feed_rows, -1:]], axis=1)
+            clicked = choose(util, conf.outside, g)
+            hit = clicked >= 0
+            rows = feed_rows[hit]
+            chosen[rows] = slates[hit, clicked[hit]]
+            chosen_u[rows] = util[hit, clicked[hit]] + conf.b_pos * np.log1p(clicked[hit])
+        channel = np.full(n_act, RECOMMENDED, dtype=np.int8)
+
+        # organic channels: a followed creator's item, or the best of a search
+        f_rows = np.flatnonzero(is_follow)
+        creators = _random_member(
+            self._follow_indptr, self._follow_indices, active[f_rows], pick_u[f_rows, 0]
+        )
+        has = creators >= 0
+        safe_c = np.where(has, creators, 0)
+        follow_items = self._creator_item(safe_c, pick_u[f_rows, 1])
+        follow_items = np.where(has, follow_items, -1)
+        s_rows = np.flatnonzero(is_search)
+        pool = (search_u[s_rows] * n_visible).astype(np.int64)
+        organic_rows = np.concatenate([f_rows, s_rows])
+        organic_items = np.concatenate([follow_items, self._best_search(active[s_rows], pool)])
+        organic_items = np.where(
+            (organic_items >= 0) & cat.available[np.maximum(organic_items, 0)], organic_items, -1
+        )
+        u_org = item_utility(conf, pop, cat, active[organic_rows], organic_items[:, None])
+        g = gumbel[organic_rows][:, [0, n_opts]]
+        take = choose(u_org, conf.outside, g) == 0
+        chosen[organic_rows[take]] = organic_items[take]
+        chosen_u[organic_rows[take]] = u_org[take, 0]
+        channel[s_rows] = SEARCH
+        channel[f_rows] = FOLLOW
+
+        # 7. behaviour updates
+        did = chosen >= 0
+        c_users, c_items, c_chan = active[did], chosen[did], channel[did]
+        content_drift(pop, c_users, cat.extremity[c_items], conf.drift_rate)
+        taste_drift(pop, c_users, cat.topics[c_items], conf.taste_rate)
+        meets = social_u[:, 0] < conf.p_social
+        peers = _random_member(
+            self._adj_indptr, self._adj_indices, active, social_u[:, 1]
+        )
+        social_influence(pop, active, np.where(meets, peers, -1), conf.social_rate)
+        anchor(pop, active, conf.anchoring)
+
+        # 8. the platform logs the step and the recommender learns
+        self.log.append(c_users, c_items, t, c_chan)
+        self._record(active, feed_users, slates, clicked, c_users, c_items, c_chan, chosen_u)
+        self.t += 1
+        if self.recommender is not None:
+            data = self.platform_data()
+            observe = getattr(self.recommender, "observe", None)
+            if observe is not None:
+                observe(StepBatch(data=data, users=feed_users, slates=slates, clicked=clicked))
+            if self.t % max(1, int(self.recommender.retrain_every)) == 0:
+                self.recommender.fit(data)
+        self.datacollector.collect(self)
+        if self.t >= self.n_steps:
+            self.running = False
+
+    def _creator_item(self, creators: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """A uniformly drawn item among those each creator has published so far."""
+        w = self.world
+        starts = w.creator_items_indptr[creators]
+        n_pub = self._n_published[creators]
+        offset = np.minimum((u * n_pub).astype(np.int64), np.maximum(n_pub - 1, 0))
+        # a creator's items are in creation order, so the published ones are a prefix
+        items = w.creator_items[np.minimum(starts + offset, len(w.creator_items) - 1)]
+        return np.where(n_pub > 0, items, -1)
+
+    def _publish(self, t: int) -> None:
+        """Count the items created at step ``t`` toward their creators."""
+        lo, hi = self.catalog.n_visible(t - 1), self.catalog.n_visible(t)
+        self._n_published += np.bincount(
+            self.catalog.creator[lo:hi], minlength=len(self._n_published)
+        )
+
+    def _best_search(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        """The best available item of each user's search results (``-1`` if none)."""
+        if pool.size == 0:
+            return np.full(len(users), -1, dtype=np.int64)
+        pool = np.where(self.catalog.available[pool], pool, -1)
+        util = item_utility(self.behavior, self.population, self.catalog, users, pool)
+        best = np.argmax(util, axis=1)
+        return pool[np.arange(len(users)), best]
+
+    def _record(
+        self,
+        active: np.ndarray,
+        feed_users: np.ndarray,
+        slates: np.ndarray,
+        clicked: np.ndarray,
+        c_users: np.ndarray,
+        c_items: np.ndarray,
+        c_chan: np.ndarray,
+        chosen_u: np.ndarray,
+    ) -> None:
+        """Accumulate this step's counters into the preallocated trace."""
+        tr, t, cat = self.trace, self.t, self.catalog.category
+        tr.n_active[t] = len(active)
+        shown = slates >= 0
+        tr.slates[t] = int(shown.any(axis=1).sum())
+        tr.clicks[t] = int((clicked >= 0).sum())
+        slot_cat = cat[slates[shown]]
+        tr.rec_slots[t] = np.bincount(slot_cat, minlength=N_CAT)
+        c_cat = cat[c_items].astype(np.int64)
+        tr.consumed[t] = np.bincount(
+            c_chan.astype(np.int64) * N_CAT + c_cat, minlength=3 * N_CAT
+        ).reshape(3, N_CAT)
+        # exposure: recommendation impressions, then organic consumption
+        rows = np.broadcast_to(np.arange(len(feed_users))[:, None], slates.shape)[shown]
+        rec_hit = np.zeros((len(feed_users), N_CAT), dtype=bool)
+        rec_hit[rows, slot_cat] = True
+        self._rec_exposed[feed_users] |= rec_hit
+        self._exposed[feed_users] |= rec_hit
+        organic = c_chan != RECOMMENDED
+        self._exposed[c_users[organic], c_cat[organic]] = True
+        tr.rec_reach[t] = self._rec_exposed.sum(axis=0)
+        tr.reach[t] = self._exposed.sum(axis=0)
+        np.add.at(tr.extreme_consumed, c_users[c_cat == EXTREME], 1)
+        x = self.population.x
+        radical = x >= self.behavior.radical_threshold
+        tr.mean_opinion[t] = x.mean()
+        tr.radicalised[t] = int(radical.sum())
+        tr.newly_radicalised[t] = int((radical & ~self._starts_radical).sum())
+        tr.utility[t] = float(chosen_u.sum())
+        tr.x[:] = x
+
+    def run(self, progress: Any = None) -> Trace:
+        """Run to the horizon and return the trace.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called with no arguments after each step (e.g. a progress bar's update).
+        """
+        while self.running and self.t < self.n_steps:
+            self.step()
+            if progress is not None:
+                progress()
+        return self.trace
