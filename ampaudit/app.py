@@ -44,19 +44,26 @@ def run_from_config(cfg: DictConfig) -> Any:
         tracker = MlflowTracker(conf.tracking.uri, conf.tracking.experiment)
     a = conf.audit
     total = 2 * a.replicates * a.n_steps
-    with tqdm(total=total, desc="audit", unit="step", disable=None if a.progress else True,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=total,
+        desc="audit",
+        unit="step",
+        disable=None if a.progress else True,
+        file=sys.stderr,
+    ) as bar:
         result = run_audit(
             conf,
             tracker=tracker,
-            params=flatten(resolved),
+            params=flatten({str(k): v for k, v in resolved.items()}),
             config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
             progress=bar.update,
         )
     print(summary_table(result, confidence=a.confidence, n_steps=a.n_steps))
     if tracker is not None:
-        print(f"\nMLflow: {tracker.uri}  experiment={conf.tracking.experiment}  "
-              f"parent run={result.parent_run_id}")
+        print(
+            f"\nMLflow: {tracker.uri}  experiment={conf.tracking.experiment}  "
+            f"parent run={result.parent_run_id}"
+        )
     print(f"Seed entropy {result.entropy}: add seed={result.entropy} to re-run exactly.")
     return result
 

@@ -167,15 +167,22 @@ def run_audit(
         for r in range(a.replicates):
             streams = replicate_streams(entropy, r)
             world = build_world(
-                conf.world, conf.graph, n_steps=a.n_steps, rng=np.random.default_rng(streams["world"])
+                conf.world,
+                conf.graph,
+                n_steps=a.n_steps,
+                rng=np.random.default_rng(streams["world"]),
             )
             traces: dict[str, Trace] = {}
             runs: dict[str, ArmRun] = {}
             for arm in ARMS:
                 run_id = None
                 if tracker is not None:
-                    tags = {**base_tags, "arm": arm, "replicate": str(r),
-                            "arm_recommender": labels[arm]}
+                    tags = {
+                        **base_tags,
+                        "arm": arm,
+                        "replicate": str(r),
+                        "arm_recommender": labels[arm],
+                    }
                     run_id = tracker.start_child(
                         result.parent_run_id, f"{arm}:{labels[arm]}/r{r}", params, tags
                     )

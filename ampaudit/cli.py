@@ -41,8 +41,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--backend-store-uri", default="sqlite:///mlflow.db")
         ns = parser.parse_args(rest)
         return subprocess.call(
-            [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(ns.port),
-             "--backend-store-uri", ns.backend_store_uri]
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "ui",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ns.port),
+                "--backend-store-uri",
+                ns.backend_store_uri,
+            ]
         )
     print(f"ampaudit: error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2

@@ -118,7 +118,9 @@ def validate(conf: RunConf) -> None:
     if conf.seed is not None:
         check_range("seed", conf.seed, low=0)
     if conf.interventions:
-        raise ConfigError("interventions", conf.interventions, "[] (interventions are not built yet)")
+        raise ConfigError(
+            "interventions", conf.interventions, "[] (interventions are not built yet)"
+        )
     make_recommender(conf.recommender, dry_run=True)
 
 
@@ -131,11 +133,15 @@ def make_recommender(spec: Any, *, dry_run: bool = False) -> Any:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
-    target = getattr(spec, "_target_", None) or (spec.get("_target_") if hasattr(spec, "get") else None)
+    target = getattr(spec, "_target_", None) or (
+        spec.get("_target_") if hasattr(spec, "get") else None
+    )
     try:
         rec = instantiate(spec)
     except InstantiationException as exc:
-        raise ConfigError("recommender._target_", target, f"an importable recommender ({exc})") from exc
+        raise ConfigError(
+            "recommender._target_", target, f"an importable recommender ({exc})"
+        ) from exc
     if dry_run:
         from ampaudit.recommenders.testing import toy_platform
 

@@ -94,9 +94,10 @@ def amplification_ratio(
     >>> float(amplification_ratio(300, 1000, 20, 200))
     2.0
     """
-    rate_t = _ratio(reached_treatment, n_treatment, np.nan)
-    rate_c = _ratio(reached_control, n_control, np.nan)
-    return _ratio(rate_t, rate_c, np.nan) - 1.0
+    # cross-multiplied, so integer counts give exact ratios (300·200 / (20·1000) = 3)
+    num = np.asarray(reached_treatment, dtype=float) * n_control
+    den = np.asarray(reached_control, dtype=float) * n_treatment
+    return _ratio(num, den, np.nan) - 1.0
 
 
 def gini(values: np.ndarray) -> float:

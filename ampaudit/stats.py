@@ -40,4 +40,4 @@ def mean_ci(values: np.ndarray, *, confidence: float = 0.95) -> tuple[float, flo
         return mean, float("nan"), float("nan")
     sem = float(v.std(ddof=1)) / np.sqrt(len(v))
     half = float(stats.t.ppf(0.5 + confidence / 2, df=len(v) - 1)) * sem
-    return mean, mean - half, mean + half
+    return mean, float(mean - half), float(mean + half)

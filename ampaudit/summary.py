@@ -51,6 +51,6 @@ def summary_table(result: AuditResult, *, confidence: float = 0.95, n_steps: int
     lines.append(
         f"Mean [{ci}]. Horizon {n_steps} steps; baseline = control "
         f"({result.labels['control']}); amplification = reach of extreme recommendations "
-        "vs. control − 1 (Huszár et al. 2022); drift = change in mean opinion."
+        "vs. control - 1 (Huszár et al. 2022); drift = change in mean opinion."
     )
     return "\n".join(lines)

@@ -87,8 +87,6 @@ class ScoringRecommender:
     def _fit(self, data: PlatformData) -> None:  # pragma: no cover - trivial default
         """Learn state from ``data`` (default: nothing)."""
 
-    def _score(
-        self, users: np.ndarray, data: PlatformData, rng: np.random.Generator
-    ) -> np.ndarray:
+    def _score(self, users: np.ndarray, data: PlatformData, rng: np.random.Generator) -> np.ndarray:
         """Return a fresh float32 array of shape (len(users), data.n_items)."""
         raise NotImplementedError

@@ -36,7 +36,7 @@ class RandomRecommender(ScoringRecommender):
     (2, 3)
     """
 
-    def _score(self, users, data, rng):  # noqa: D102
+    def _score(self, users, data, rng):
         return rng.random((len(users), data.n_items), dtype=np.float32)
 
 
@@ -51,7 +51,7 @@ class ChronologicalRecommender(ScoringRecommender):
        amplification of politics on Twitter. PNAS 119(1):e2025334119.
     """
 
-    def _score(self, users, data, rng):  # noqa: D102
+    def _score(self, users, data, rng):
         created = data.items.created.astype(np.float32)
         return np.repeat(created[None, :], len(users), axis=0)
 
@@ -72,10 +72,17 @@ class PopularityRecommender(ScoringRecommender):
         Consumption counts in the window at the last fit.
     """
 
-    def __init__(self, *, window: int = 10, retrain_every: int = 1,
-                 exclude_consumed: bool = True, chunk_bytes: int = 64 * 2**20) -> None:
-        super().__init__(retrain_every=retrain_every, exclude_consumed=exclude_consumed,
-                         chunk_bytes=chunk_bytes)
+    def __init__(
+        self,
+        *,
+        window: int = 10,
+        retrain_every: int = 1,
+        exclude_consumed: bool = True,
+        chunk_bytes: int = 64 * 2**20,
+    ) -> None:
+        super().__init__(
+            retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes
+        )
         self.window = window
 
     def _fit(self, data: PlatformData) -> None:
@@ -86,7 +93,7 @@ class PopularityRecommender(ScoringRecommender):
             np.float32
         )
 
-    def _score(self, users, data, rng):  # noqa: D102
+    def _score(self, users, data, rng):
         counts = np.zeros(data.n_items, dtype=np.float32)
         m = min(len(self.counts_), data.n_items)
         counts[:m] = self.counts_[:m]

@@ -46,7 +46,7 @@ class ContentRecommender(ScoringRecommender):
             profiles[~has] = profiles[has].mean(axis=0)
         self.profiles_ = profiles
 
-    def _score(self, users, data, rng):  # noqa: D102
+    def _score(self, users, data, rng):
         features = data.items.features
         return self.profiles_[users] @ features.T
 

@@ -110,7 +110,7 @@ class MFRecommender(ScoringRecommender):
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
 
-    def _score(self, users, data, rng):  # noqa: D102
+    def _score(self, users, data, rng):
         n_fit = min(len(self.item_factors_), data.n_items)
         scores = np.zeros((len(users), data.n_items), dtype=np.float32)
         scores[:, :n_fit] = self.user_factors_[users] @ self.item_factors_[:n_fit].T

@@ -77,8 +77,15 @@ class BehaviorConf:
 
     def validate(self, prefix: str = "behavior") -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
-        for name in ("p_follow", "p_search", "drift_rate", "anchoring", "taste_rate",
-                     "p_social", "radical_threshold"):
+        for name in (
+            "p_follow",
+            "p_search",
+            "drift_rate",
+            "anchoring",
+            "taste_rate",
+            "p_social",
+            "radical_threshold",
+        ):
             check_range(f"{prefix}.{name}", getattr(self, name), low=0, high=1)
         check_range(f"{prefix}.p_follow + p_search", self.p_follow + self.p_search, high=1)
         check_range(f"{prefix}.social_rate", self.social_rate, low=0, high=0.5)
@@ -142,7 +149,9 @@ def choose(utility: np.ndarray, outside: float, gumbel: np.ndarray) -> np.ndarra
     .. [1] McFadden (1974). Conditional logit analysis of qualitative choice behavior.
     """
     m = utility.shape[1]
-    total = np.concatenate([utility, np.full((len(utility), 1), outside)], axis=1) + gumbel[:, : m + 1]
+    total = (
+        np.concatenate([utility, np.full((len(utility), 1), outside)], axis=1) + gumbel[:, : m + 1]
+    )
     pick = np.argmax(total, axis=1)
     return np.where(pick == m, -1, pick)
 
@@ -172,9 +181,7 @@ def anchor(population: Population, users: np.ndarray, rate: float) -> None:
     population.x[users] = x + rate * (population.x0[users] - x)
 
 
-def taste_drift(
-    population: Population, users: np.ndarray, topics: np.ndarray, rate: float
-) -> None:
+def taste_drift(population: Population, users: np.ndarray, topics: np.ndarray, rate: float) -> None:
     """``u ← normalise((1 − λ)·u + λ·v)`` for each user and consumed topic, in place."""
     mixed = (1 - rate) * population.taste[users] + rate * topics
     population.taste[users] = unit_rows(mixed.astype(np.float32))

@@ -19,9 +19,7 @@ from .population import unit_rows
 __all__ = ["EXTREMITY_RANGES", "TOPIC_LEAN", "Catalog", "make_catalog"]
 
 #: Uniform range of true extremity per category (code order of ``CATEGORIES``).
-EXTREMITY_RANGES = np.array(
-    [[0.0, 0.35], [0.25, 0.55], [0.2, 0.5], [0.55, 0.8], [0.8, 1.0]]
-)
+EXTREMITY_RANGES = np.array([[0.0, 0.35], [0.25, 0.55], [0.2, 0.5], [0.55, 0.8], [0.8, 1.0]])
 #: Lean of topic vectors along the extremism topic (dimension 0): news and
 #: counter-narratives are topically close to extreme content.
 TOPIC_LEAN = np.array([0.0, 1.5, 1.5, 1.5, 2.0])

@@ -65,12 +65,13 @@ class GraphConf:
         """Raise :class:`ConfigError` naming the first invalid field."""
         if self.kind not in GRAPH_KINDS:
             raise ConfigError(f"{prefix}.kind", self.kind, f"one of {', '.join(GRAPH_KINDS)}")
-        check_range(f"{prefix}.n_communities", self.n_communities, low=1, high=max(1, n_users))
-        check_range(f"{prefix}.mean_degree", self.mean_degree, low=0, high=n_users - 1)
-        check_range(f"{prefix}.homophily", self.homophily, low=0, high=1)
-        check_range(f"{prefix}.rewire_p", self.rewire_p, low=0, high=1)
         if self.kind == "file" and (self.path is None or not Path(self.path).is_file()):
             raise ConfigError(f"{prefix}.path", self.path, "an existing edge-list or GraphML file")
+        check_range(f"{prefix}.n_communities", self.n_communities, low=1, high=max(1, n_users))
+        if self.kind != "file":
+            check_range(f"{prefix}.mean_degree", self.mean_degree, low=0, high=n_users - 1)
+        check_range(f"{prefix}.homophily", self.homophily, low=0, high=1)
+        check_range(f"{prefix}.rewire_p", self.rewire_p, low=0, high=1)
 
 
 def _to_csr(graph: nx.Graph, n_users: int) -> sp.csr_matrix:
@@ -185,7 +186,9 @@ def graph_from_file(
     if path.endswith((".graphml", ".xml")):
         graph = nx.read_graphml(path, node_type=int)
     else:
-        graph = nx.read_edgelist(path, nodetype=int, delimiter="," if path.endswith(".csv") else None)
+        graph = nx.read_edgelist(
+            path, nodetype=int, delimiter="," if path.endswith(".csv") else None
+        )
     nodes = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
     if len(nodes) and (nodes.min() < 0 or nodes.max() >= n_users):
         raise ConfigError("graph.path", path, f"node ids in 0..{n_users - 1} (world.n_users)")

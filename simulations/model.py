@@ -235,9 +235,7 @@ class AuditModel(mesa.Model):
         content_drift(pop, c_users, cat.extremity[c_items], conf.drift_rate)
         taste_drift(pop, c_users, cat.topics[c_items], conf.taste_rate)
         meets = social_u[:, 0] < conf.p_social
-        peers = _random_member(
-            self._adj_indptr, self._adj_indices, active, social_u[:, 1]
-        )
+        peers = _random_member(self._adj_indptr, self._adj_indices, active, social_u[:, 1])
         social_influence(pop, active, np.where(meets, peers, -1), conf.social_rate)
         anchor(pop, active, conf.anchoring)
 

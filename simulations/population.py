@@ -100,8 +100,8 @@ def make_population(
     """
     n = len(communities)
     n_comm = int(communities.max()) + 1 if n else 1
-    centres = np.linspace(opinion_low, opinion_high, n_comm) if n_comm > 1 else np.array(
-        [opinion_low]
+    centres = (
+        np.linspace(opinion_low, opinion_high, n_comm) if n_comm > 1 else np.array([opinion_low])
     )
     x = np.clip(centres[communities] + opinion_spread * rng.standard_normal(n), 0.0, 1.0)
     at_risk = rng.random(n) < at_risk_fraction

@@ -88,8 +88,14 @@ class WorldConf:
         for name in ("opinion_low", "opinion_high", "at_risk_fraction", "latitude_low"):
             check_range(f"{prefix}.{name}", getattr(self, name), low=0, high=1)
         check_range(f"{prefix}.opinion_spread", self.opinion_spread, low=0, high=1)
-        check_range(f"{prefix}.activity_mean", self.activity_mean, low=0, high=1, low_open=True,
-                    high_open=True)
+        check_range(
+            f"{prefix}.activity_mean",
+            self.activity_mean,
+            low=0,
+            high=1,
+            low_open=True,
+            high_open=True,
+        )
         check_range(f"{prefix}.latitude_high", self.latitude_high, low=self.latitude_low, high=1)
         check_range(f"{prefix}.mean_follows", self.mean_follows, low=0)
         check_range(f"{prefix}.follow_bandwidth", self.follow_bandwidth, low=0, low_open=True)

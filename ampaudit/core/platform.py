@@ -41,9 +41,7 @@ class InteractionLog:
     def __len__(self) -> int:
         return self._n
 
-    def append(
-        self, users: np.ndarray, items: np.ndarray, step: int, channels: np.ndarray
-    ) -> None:
+    def append(self, users: np.ndarray, items: np.ndarray, step: int, channels: np.ndarray) -> None:
         """Append one step's consumption events (arrays of equal length)."""
         m = len(users)
         need = self._n + m
@@ -63,22 +61,22 @@ class InteractionLog:
 
     @property
     def users(self) -> np.ndarray:
-        """ndarray of shape (n_events,): user of each event."""
+        """Ndarray of shape (n_events,): user of each event."""
         return self._user[: self._n]
 
     @property
     def items(self) -> np.ndarray:
-        """ndarray of shape (n_events,): item of each event."""
+        """Ndarray of shape (n_events,): item of each event."""
         return self._item[: self._n]
 
     @property
     def steps(self) -> np.ndarray:
-        """ndarray of shape (n_events,): step of each event."""
+        """Ndarray of shape (n_events,): step of each event."""
         return self._step[: self._n]
 
     @property
     def channels(self) -> np.ndarray:
-        """ndarray of shape (n_events,): channel code of each event."""
+        """Ndarray of shape (n_events,): channel code of each event."""
         return self._channel[: self._n]
 
     def consumed(self, n_items: int) -> sp.csr_matrix:

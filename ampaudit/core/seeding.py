@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STREAMS", "replicate_streams", "draw_entropy"]
+__all__ = ["STREAMS", "draw_entropy", "replicate_streams"]
 
 #: Stream names in spawn order. Append only.
 STREAMS: tuple[str, ...] = ("world", "behavior", "recommender", "control", "interventions")
@@ -20,7 +20,9 @@ def draw_entropy() -> int:
 
     63 bits keep the logged seed short enough to paste into ``seed=...``.
     """
-    return int(np.random.SeedSequence().entropy) >> 65  # type: ignore[call-overload]
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)
+    return entropy >> 65
 
 
 def replicate_streams(entropy: int, replicate: int) -> dict[str, np.random.SeedSequence]:

@@ -1,0 +1,304 @@
+"""Performance benchmarks of the simulation against its bare numerical kernels.
+
+Usage
+-----
+::
+
+    python benchmarks/run.py W1 W3
+    python benchmarks/run.py --list
+
+Each named workload runs in its own subprocess (``run.py --one NAME``), so its
+peak memory is its own. One line per workload is printed::
+
+    W1 sim_s=0.84 peak_mb=210 kernel_s=0.51 step_over_kernel=1.6
+
+Fields
+------
+sim_s
+    Wall time of ``AuditModel.run()`` only. Imports, building the world and
+    constructing the model (including the recommender's initial fit) are set-up
+    and excluded.
+peak_mb
+    Peak resident set size of the workload's process (``ru_maxrss``), in MB
+    (10**6 bytes); it includes the set-up.
+kernel_s
+    Wall time, in the same process, of the bare kernels a step needs, repeated
+    for as many steps as the simulation: a chunked float32 scoring GEMM
+    (``n_active × dims`` user vectors ``@`` the ``n_items × dims`` item matrix
+    transposed, chunked with :func:`ampaudit.core.ranking.chunk_rows` at the
+    recommender's memory budget), then ``np.argpartition`` top-``k``
+    (``k = n_candidates``) of each chunk. ``n_active`` is the mean of the
+    simulation's ``trace.n_active``.
+step_over_kernel
+    ``sim_s / kernel_s``: the overhead of everything the simulation does
+    beyond the kernels (masking, sorting the slate, behaviour, logging,
+    refits, metrics).
+
+Workloads
+---------
+W1
+    1,000 users × 1,000 items × 20 dims × 100 steps, every user active every
+    step, :class:`~ampaudit.recommenders.ContentRecommender` refit every step,
+    slates of 10, no new items (T-RECS's ``ContentFiltering`` workload).
+W3
+    100,000 users × 10,000 items × 16 dims × 100 steps, 10% active per step,
+    :class:`~ampaudit.recommenders.MFRecommender` (32 factors) refit every 10
+    steps, slates of 10, no new items, 1,000 creators.
+
+Adding a workload
+-----------------
+Write a function ``() -> Result`` (usually a one-line call of :func:`run_audit`)
+and add it to :data:`WORKLOADS` under its name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ampaudit.recommenders import ContentRecommender, MFRecommender
+from ampaudit.simulations import AuditModel, BehaviorConf, GraphConf, WorldConf, build_world
+
+from ampaudit.core.ranking import DEFAULT_CHUNK_BYTES, chunk_rows
+
+#: Seeds of the ``world``, ``behavior`` and ``recommender`` streams.
+SEEDS = (0, 1, 2)
+
+
+@dataclass
+class Result:
+    """Timings of one workload (``peak_mb`` is added by :func:`run_one`)."""
+
+    sim_s: float
+    kernel_s: float
+
+    @property
+    def step_over_kernel(self) -> float:
+        """``sim_s / kernel_s``."""
+        return self.sim_s / self.kernel_s if self.kernel_s > 0 else float("inf")
+
+
+# -- measurement ----------------------------------------------------------------
+
+
+def kernel_time(
+    *,
+    n_active: int,
+    n_items: int,
+    dims: int,
+    k: int,
+    n_steps: int,
+    budget_bytes: int = DEFAULT_CHUNK_BYTES,
+    seed: int = 0,
+) -> float:
+    """Seconds of ``n_steps`` × (chunked scoring GEMM + ``argpartition`` top-``k``).
+
+    Parameters
+    ----------
+    n_active : int
+        Users scored per step.
+    n_items : int
+        Items scored per user.
+    dims : int
+        Length of the user and item vectors.
+    k : int
+        Items kept per user.
+    n_steps : int
+        Steps timed.
+    budget_bytes : int, default=64 MiB
+        Memory budget of one float32 score block (as the recommenders use).
+    seed : int, default=0
+        Seed of the random inputs.
+    """
+    rng = np.random.default_rng(seed)
+    users = rng.standard_normal((n_active, dims), dtype=np.float32)
+    items_t = np.ascontiguousarray(rng.standard_normal((n_items, dims), dtype=np.float32).T)
+    step = chunk_rows(n_items, budget_bytes)
+    kth = max(n_items - k, 0)
+    sink = 0
+    t0 = time.perf_counter()
+    for _ in range(n_steps):
+        for start in range(0, n_active, step):
+            block = users[start : start + step] @ items_t
+            top = np.argpartition(block, kth, axis=1)[:, kth:]
+            sink += int(top[0, 0])
+    return time.perf_counter() - t0
+
+
+def run_audit(
+    world_conf: WorldConf,
+    recommender: ContentRecommender | MFRecommender,
+    *,
+    n_steps: int,
+    dims: int,
+    graph_conf: GraphConf | None = None,
+    activity: float | None = None,
+    slate_size: int = 10,
+    n_candidates: int = 10,
+) -> Result:
+    """Build a world, time ``AuditModel.run()``, then time the matching kernels.
+
+    Parameters
+    ----------
+    world_conf : WorldConf
+    recommender : Recommender
+        A fresh recommender (it must score with a ``dims``-long user vector).
+    n_steps : int
+        Horizon.
+    dims : int
+        Length of the recommender's user / item vectors (``n_dims`` for content
+        filtering, ``factors`` for matrix factorisation).
+    graph_conf : GraphConf, optional
+        Defaults to ``GraphConf()``.
+    activity : float, optional
+        If given, overrides every user's activity probability after the build
+        (e.g. ``1.0``: everyone active every step).
+    slate_size, n_candidates : int, default=10
+    """
+    world_rng, behavior_rng, rec_rng = (np.random.default_rng(s) for s in SEEDS)
+    world = build_world(world_conf, graph_conf or GraphConf(), n_steps=n_steps, rng=world_rng)
+    if activity is not None:
+        world.population.activity[:] = activity
+    model = AuditModel(
+        world,
+        recommender,
+        behavior=BehaviorConf(),
+        n_steps=n_steps,
+        slate_size=slate_size,
+        n_candidates=n_candidates,
+        rng=behavior_rng,
+        recommender_rng=rec_rng,
+    )
+    t0 = time.perf_counter()
+    trace = model.run()
+    sim_s = time.perf_counter() - t0
+    n_active = round(float(np.mean(trace.n_active)))
+    kernel_s = kernel_time(
+        n_active=n_active,
+        n_items=world_conf.n_items,
+        dims=dims,
+        k=n_candidates,
+        n_steps=n_steps,
+        budget_bytes=recommender.chunk_bytes,
+    )
+    return Result(sim_s=sim_s, kernel_s=kernel_s)
+
+
+# -- workloads --------------------------------------------------------------------
+
+
+def w1() -> Result:
+    """T-RECS ContentFiltering: 1k users × 1k items × 20 dims, 100 steps, all active."""
+    conf = WorldConf(
+        n_users=1_000, n_items=1_000, new_items_per_step=0, n_dims=20, activity_mean=0.999
+    )
+    return run_audit(
+        conf, ContentRecommender(retrain_every=1), n_steps=100, dims=conf.n_dims, activity=1.0
+    )
+
+
+def w3() -> Result:
+    """100k users × 10k items, 100 steps, 10% active, ALS (32 factors) every 10 steps."""
+    conf = WorldConf(
+        n_users=100_000,
+        n_items=10_000,
+        new_items_per_step=0,
+        n_dims=16,
+        n_creators=1_000,
+        activity_mean=0.1,
+    )
+    rec = MFRecommender(factors=32, retrain_every=10)
+    return run_audit(conf, rec, n_steps=100, dims=rec.factors)
+
+
+#: Workload name → function; the function runs the workload in the current process.
+WORKLOADS: dict[str, Callable[[], Result]] = {
+    "W1": w1,
+    "W3": w3,
+}
+
+
+# -- driver -----------------------------------------------------------------------
+
+
+def peak_mb() -> float:
+    """Peak RSS of this process in MB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024
+    return rss * scale / 1e6
+
+
+def format_line(name: str, result: Result, peak: float) -> str:
+    """The one-line report of a workload."""
+    return (
+        f"{name} sim_s={result.sim_s:.2f} peak_mb={peak:.0f} "
+        f"kernel_s={result.kernel_s:.2f} step_over_kernel={result.step_over_kernel:.1f}"
+    )
+
+
+def run_one(name: str) -> str:
+    """Run workload ``name`` in this process and return its report line."""
+    result = WORKLOADS[name]()
+    return format_line(name, result, peak_mb())
+
+
+def run_isolated(name: str) -> int:
+    """Run workload ``name`` in a fresh interpreter, echo its line; return its exit code."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--one", name],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if proc.stdout:
+        print(proc.stdout, end="", flush=True)
+    if proc.returncode != 0:
+        print(f"{name}: failed with exit code {proc.returncode}", file=sys.stderr)
+    return proc.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(
+        description="Time ampaudit simulations against their bare scoring kernels.",
+        epilog=f"workloads: {', '.join(WORKLOADS)}",
+    )
+    parser.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="names to run")
+    parser.add_argument(
+        "--one", metavar="WORKLOAD", help="run one workload in this process (used internally)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        for name, fn in WORKLOADS.items():
+            print(f"{name}\t{(fn.__doc__ or '').strip()}")
+        return 0
+    names = [args.one] if args.one else args.workloads
+    if not names:
+        parser.error(f"name at least one workload (available: {', '.join(WORKLOADS)})")
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        parser.error(
+            f"unknown workload(s): {', '.join(unknown)} (available: {', '.join(WORKLOADS)})"
+        )
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    if args.one:
+        print(run_one(args.one), flush=True)
+        return 0
+    status = 0
+    for name in names:
+        status = run_isolated(name) or status
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Choice model and opinion dynamics."""
+
+from __future__ import annotations
+
+import numpy as np
+from ampaudit.simulations.behavior import (
+    anchor,
+    choose,
+    content_drift,
+    social_influence,
+    taste_drift,
+)
+from ampaudit.simulations.population import Population
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def _population(x, latitude, susceptibility=None):
+    n = len(x)
+    x = np.asarray(x, dtype=float)
+    return Population(
+        x=x.copy(),
+        x0=x.copy(),
+        taste=np.tile(np.eye(1, 4, dtype=np.float32), (n, 1)),
+        susceptibility=np.ones(n) if susceptibility is None else np.asarray(susceptibility),
+        appetite=np.zeros(n),
+        latitude=np.asarray(latitude, dtype=float),
+        activity=np.ones(n),
+        community=np.zeros(n, dtype=np.int32),
+        at_risk=np.zeros(n, dtype=bool),
+    )
+
+
+def test_choice_frequencies_match_logit_probabilities():
+    rng = np.random.default_rng(2026)
+    n = 200_000
+    utilities = np.array([1.2, 0.4, -np.inf, 0.9, -0.5])
+    outside = 0.7
+    chosen = choose(np.tile(utilities, (n, 1)), outside, rng.gumbel(size=(n, 6)))
+    expo = np.exp(np.append(utilities, outside))
+    expected = expo / expo.sum()
+    observed = np.array([(chosen == j).mean() for j in range(5)] + [(chosen == -1).mean()])
+    # 5 standard errors of a proportion at n = 200,000 (< 0.6 percentage points)
+    tolerance = 5 * np.sqrt(expected * (1 - expected) / n)
+    assert np.all(np.abs(observed - expected) <= tolerance + 1e-12)
+    assert observed[2] == 0.0  # a missing option is never chosen
+
+
+def test_position_bias_lowers_lower_slots():
+    rng = np.random.default_rng(1)
+    n = 50_000
+    util = np.zeros((n, 3)) - 0.7 * np.log1p(np.arange(3))
+    chosen = choose(util, 0.0, rng.gumbel(size=(n, 4)))
+    freq = np.bincount(chosen[chosen >= 0], minlength=3)
+    assert freq[0] > freq[1] > freq[2]
+
+
+opinions = st.lists(st.floats(0, 1), min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(opinions, st.data())
+def test_content_drift_stays_in_unit_interval_and_latitude(xs, data):
+    n = len(xs)
+    e = np.array(data.draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)))
+    lat = np.array(data.draw(st.lists(st.floats(0.01, 1), min_size=n, max_size=n)))
+    pop = _population(xs, lat)
+    before = pop.x.copy()
+    content_drift(pop, np.arange(n), e, rate=0.5)
+    assert np.all((pop.x >= 0) & (pop.x <= 1))
+    outside = np.abs(e - before) >= lat
+    assert np.array_equal(pop.x[outside], before[outside])  # no movement beyond latitude
+    # inside: moves toward the item, never past it
+    inside = ~outside
+    assert np.all(np.abs(e[inside] - pop.x[inside]) <= np.abs(e[inside] - before[inside]) + 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(opinions, st.data())
+def test_social_influence_convex_and_bounded(xs, data):
+    n = len(xs)
+    peers = np.array(data.draw(st.lists(st.integers(-1, n - 1), min_size=n, max_size=n)))
+    lat = np.array(data.draw(st.lists(st.floats(0.01, 1), min_size=n, max_size=n)))
+    pop = _population(xs, lat)
+    before = pop.x.copy()
+    social_influence(pop, np.arange(n), peers, rate=0.5)
+    assert np.all((pop.x >= 0) & (pop.x <= 1))
+    far = (peers < 0) | (np.abs(before[np.maximum(peers, 0)] - before) >= lat)
+    assert np.array_equal(pop.x[far], before[far])
+
+
+def test_anchor_and_taste_drift():
+    pop = _population([0.9], [0.2])
+    pop.x0[:] = 0.1
+    anchor(pop, np.array([0]), 0.5)
+    assert np.isclose(pop.x[0], 0.5)
+    taste_drift(pop, np.array([0]), np.array([[0, 1, 0, 0]], dtype=np.float32), 0.5)
+    assert np.isclose(np.linalg.norm(pop.taste[0]), 1.0, atol=1e-6)
+    assert np.isclose(pop.taste[0, 0], pop.taste[0, 1], atol=1e-6)

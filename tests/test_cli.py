@@ -1,0 +1,96 @@
+"""The ``ampaudit`` command line, run as a real subprocess (Hydra and MLflow included)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+FAST = ["world=small", "audit.n_steps=5", "audit.replicates=1", "audit.progress=false"]
+
+
+def ampaudit(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "ampaudit.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _runs(db):
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("ampaudit")
+    return client.search_runs([exp.experiment_id], max_results=1000)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("world.n_users=-5", ["world.n_users=-5", "expected a number >= 10"]),
+        ("world.n_users=lots", ["world.n_users=lots", "could not be converted to Integer"]),
+        ("recommender=oracle9", ["recommender/oracle9", "Available options", "popularity"]),
+        ("audit.control=magic", ["audit.control='magic'", "one of none"]),
+    ],
+)
+def test_bad_config_fails_fast_with_one_clear_message(tmp_path, override, expected):
+    proc = ampaudit("run", override, cwd=tmp_path)
+    assert proc.returncode != 0
+    for text in expected:
+        assert text in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # nothing created before validation
+
+
+def test_overrides_run_an_audit_and_log_it(tmp_path):
+    proc = ampaudit(
+        "run",
+        "recommender=popularity",
+        "audit.replicates=2",
+        "world.n_users=1000",
+        "audit.n_steps=8",
+        "audit.progress=false",
+        "seed=7",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "treatment (popularity)" in proc.stdout
+    assert "control (chronological)" in proc.stdout
+    runs = _runs(tmp_path / "mlflow.db")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1
+    assert len(runs) == 1 + 2 * 2
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert parents[0].data.params["world.n_users"] == "1000"
+
+
+def test_multirun_runs_one_audit_per_recommender(tmp_path):
+    proc = ampaudit("run", "--multirun", "recommender=random,popularity,mf", *FAST, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    runs = _runs(tmp_path / "mlflow.db")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert sorted(p.data.tags["recommender"] for p in parents) == ["mf", "popularity", "random"]
+    assert len(runs) == 3 * (1 + 2)
+
+
+def test_help_lists_commands(tmp_path):
+    proc = ampaudit("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "run" in proc.stdout
+    assert "ui" in proc.stdout
+    assert ampaudit("bogus", cwd=tmp_path).returncode == 2
+
+
+@pytest.mark.slow
+def test_default_audit_end_to_end(tmp_path):
+    proc = ampaudit("run", "seed=11", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "treatment (mf)" in proc.stdout
+    assert "amplification" in proc.stdout
+    runs = _runs(tmp_path / "mlflow.db")
+    assert len(runs) == 1 + 2 * 3
+    assert {r.info.status for r in runs} == {"FINISHED"}
