@@ -131,7 +131,8 @@ def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
     Keys: ``rec_share.<cat>`` (share of slate slots), ``cons_share.<cat>``
     (share of consumed items, all channels), ``cons_share.<channel>.<cat>`` for
     borderline and extreme, ``reach.<cat>`` (exposed by any channel so far),
-    ``rec_reach.<cat>`` (recommended at least once so far), ``mean_opinion``,
+    ``rec_reach.<cat>`` (recommended at least once so far), ``cons_reach.<cat>``
+    (consumed at least once so far), ``mean_opinion``,
     ``drift`` (mean opinion minus its start), ``radicalised`` and
     ``newly_radicalised`` (fractions of users), ``ctr`` (clicks per slate shown),
     ``utility`` (mean realised utility per active user).
@@ -151,6 +152,7 @@ def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
     for c, name in enumerate(CATEGORIES):
         out[f"reach.{name}"] = reach(trace.reach[:, c], n)
         out[f"rec_reach.{name}"] = reach(trace.rec_reach[:, c], n)
+        out[f"cons_reach.{name}"] = reach(trace.cons_reach[:, c], n)
     out["mean_opinion"] = trace.mean_opinion.copy()
     out["drift"] = trace.mean_opinion - float(trace.x0.mean())
     out["radicalised"] = reach(trace.radicalised, n)
@@ -179,6 +181,7 @@ def final_metrics(trace: Trace) -> dict[str, float]:
         out[f"cons_share.{name}"] = float(cons[c])
         out[f"reach.{name}"] = float(reach(trace.reach[-1, c], n))
         out[f"rec_reach.{name}"] = float(reach(trace.rec_reach[-1, c], n))
+        out[f"cons_reach.{name}"] = float(reach(trace.cons_reach[-1, c], n))
     for name in CHANNEL_TRACKED:
         c = CATEGORIES.index(name)
         for h, channel in enumerate(CHANNELS):

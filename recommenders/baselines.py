@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
-from ampaudit.core.errors import check_range
+from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import PlatformData
 
 from .base import ScoringRecommender
@@ -41,9 +42,19 @@ class RandomRecommender(ScoringRecommender):
 
 
 class ChronologicalRecommender(ScoringRecommender):
-    """Newest items first (a reverse-chronological feed); ties by item id.
+    """Newest items first: a reverse-chronological feed; ties by item id.
 
-    The counterfactual baseline of Huszár et al. (2022).
+    With ``source="following"`` (the default) the feed holds only items of
+    creators the user follows, as in the reverse-chronological home timeline that
+    Huszár et al. (2022) use as the counterfactual baseline; a user who follows
+    nobody gets an empty (``-1``) feed. ``source="all"`` ranks the whole catalog.
+
+    Parameters
+    ----------
+    source : {"following", "all"}, default="following"
+        Which items the feed draws from.
+    retrain_every, exclude_consumed, chunk_bytes
+        See :class:`~ampaudit.recommenders.base.ScoringRecommender`.
 
     References
     ----------
@@ -51,9 +62,39 @@ class ChronologicalRecommender(ScoringRecommender):
        amplification of politics on Twitter. PNAS 119(1):e2025334119.
     """
 
-    def _score(self, users, data, rng):
+    def __init__(
+        self,
+        *,
+        source: str = "following",
+        retrain_every: int = 1,
+        exclude_consumed: bool = True,
+        chunk_bytes: int = 64 * 2**20,
+    ) -> None:
+        super().__init__(
+            retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes
+        )
+        self.source = source
+
+    def _fit(self, data: PlatformData) -> None:
+        if self.source not in ("following", "all"):
+            raise ConfigError("ChronologicalRecommender.source", self.source, "following or all")
+
+    def _score(self, users, data, rng):  # noqa: D102
         created = data.items.created.astype(np.float32)
-        return np.repeat(created[None, :], len(users), axis=0)
+        if self.source == "all":
+            return np.repeat(created[None, :], len(users), axis=0)
+        # items whose creator the user follows: follows (users × creators) · creatorsᵀ
+        n_creators = data.follows.shape[1]
+        creator = data.items.creator
+        known = creator < n_creators
+        by_creator = sp.csr_matrix(
+            (np.ones(int(known.sum()), dtype=np.float32), (creator[known], np.flatnonzero(known))),
+            shape=(n_creators, data.n_items),
+        )
+        followed = (data.follows[users] @ by_creator).tocoo()
+        block = np.full((len(users), data.n_items), -np.inf, dtype=np.float32)
+        block[followed.row, followed.col] = created[followed.col]
+        return block
 
 
 class PopularityRecommender(ScoringRecommender):
@@ -115,6 +156,7 @@ class ChronologicalRecommenderConf:
     """Hydra config of :class:`ChronologicalRecommender`."""
 
     _target_: str = "ampaudit.recommenders.ChronologicalRecommender"
+    source: str = "following"
     retrain_every: int = 1
     exclude_consumed: bool = True
     chunk_bytes: int = 64 * 2**20

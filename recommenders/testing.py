@@ -34,6 +34,9 @@ def toy_platform(
         score=rng.random(n_items).astype(np.float32),
         available=np.ones(n_items, dtype=bool),
     )
-    return PlatformData(
-        step=1, n_users=n_users, items=view, log=log, follows=sp.csr_matrix((n_users, 2))
+    # user u follows creator u % 2 (creators 0 and 1 each publish every other item)
+    follows = sp.csr_matrix(
+        (np.ones(n_users, dtype=np.float32), (np.arange(n_users), np.arange(n_users) % 2)),
+        shape=(n_users, 2),
     )
+    return PlatformData(step=1, n_users=n_users, items=view, log=log, follows=follows)

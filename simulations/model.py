@@ -112,6 +112,7 @@ class AuditModel(mesa.Model):
         # users ever exposed to each category (any channel / recommendations only)
         self._exposed = np.zeros((world.n_users, N_CAT), dtype=bool)
         self._rec_exposed = np.zeros((world.n_users, N_CAT), dtype=bool)
+        self._consumed_any = np.zeros((world.n_users, N_CAT), dtype=bool)
         self._starts_radical = self.population.x0 >= behavior.radical_threshold
         # the adjacency as plain arrays: peers are drawn per step without Python loops
         self._adj_indptr = world.adjacency.indptr.astype(np.int64)
@@ -311,7 +312,9 @@ class AuditModel(mesa.Model):
         self._exposed[feed_users] |= rec_hit
         organic = c_chan != RECOMMENDED
         self._exposed[c_users[organic], c_cat[organic]] = True
+        self._consumed_any[c_users, c_cat] = True
         tr.rec_reach[t] = self._rec_exposed.sum(axis=0)
+        tr.cons_reach[t] = self._consumed_any.sum(axis=0)
         tr.reach[t] = self._exposed.sum(axis=0)
         np.add.at(tr.extreme_consumed, c_users[c_cat == EXTREME], 1)
         x = self.population.x

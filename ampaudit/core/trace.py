@@ -33,6 +33,9 @@ class Trace:
         category at or before the step.
     rec_reach : ndarray of shape (n_steps, n_categories)
         Users with at least one recommendation impression of the category so far.
+    cons_reach : ndarray of shape (n_steps, n_categories)
+        Users who consumed at least one item of the category so far (any channel);
+        comparable to panel studies' "viewed at least one" (Chen et al. 2023).
     mean_opinion, radicalised, newly_radicalised : ndarray of shape (n_steps,)
         Population mean opinion; number of users with ``x ≥ θ``; number of those
         who started below ``θ``, after each step.
@@ -53,6 +56,7 @@ class Trace:
     consumed: np.ndarray
     reach: np.ndarray
     rec_reach: np.ndarray
+    cons_reach: np.ndarray
     mean_opinion: np.ndarray
     radicalised: np.ndarray
     newly_radicalised: np.ndarray
@@ -75,6 +79,7 @@ class Trace:
             consumed=z((n_steps, n_chan, n_cat), np.int64),
             reach=z((n_steps, n_cat), np.int64),
             rec_reach=z((n_steps, n_cat), np.int64),
+            cons_reach=z((n_steps, n_cat), np.int64),
             mean_opinion=z(n_steps),
             radicalised=z(n_steps, np.int64),
             newly_radicalised=z(n_steps, np.int64),

@@ -76,11 +76,22 @@ def test_config_mirrors_constructor(name):
 def test_chronological_is_newest_first():
     data = _platform(2, np.eye(5, 3), [], created=np.array([0, 4, 2, 3, 1], dtype=np.int32))
     items, _ = (
-        REGISTRY["chronological"]()
+        REGISTRY["chronological"](source="all")
         .fit(data)
         .recommend(np.array([0]), 3, rng=np.random.default_rng(0))
     )
     assert items[0].tolist() == [1, 3, 2]
+
+
+def test_chronological_following_shows_only_followed_creators():
+    data = toy_platform(n_users=4, n_items=10)
+    rec = REGISTRY["chronological"]().fit(data)
+    items, _ = rec.recommend(np.arange(4), 10, rng=np.random.default_rng(0))
+    for u, row in enumerate(items):
+        shown = row[row >= 0]
+        assert len(shown) > 0
+        assert (data.items.creator[shown] == u % 2).all()
+        assert np.all(np.diff(data.items.created[shown]) < 0)  # newest first
 
 
 def test_popularity_counts_only_the_window():
