@@ -79,7 +79,7 @@ class ChronologicalRecommender(ScoringRecommender):
         if self.source not in ("following", "all"):
             raise ConfigError("ChronologicalRecommender.source", self.source, "following or all")
 
-    def _score(self, users, data, rng):  # noqa: D102
+    def _score(self, users, data, rng):
         created = data.items.created.astype(np.float32)
         if self.source == "all":
             return np.repeat(created[None, :], len(users), axis=0)
