@@ -28,8 +28,9 @@ kernel_s
     (``n_active × dims`` user vectors ``@`` the ``n_items × dims`` item matrix
     transposed, chunked with :func:`ampaudit.core.ranking.chunk_rows` at the
     recommender's memory budget), then ``np.argpartition`` top-``k``
-    (``k = n_candidates``) of each chunk. ``n_active`` is the mean of the
-    simulation's ``trace.n_active``.
+    (``k = n_candidates``) of each chunk. ``n_active`` is the mean number of
+    users the recommender scored per step (``trace.n_feed``: active users who
+    opened the feed), so the kernel does exactly the scoring work of the step.
 step_over_kernel
     ``sim_s / kernel_s``: the overhead of everything the simulation does
     beyond the kernels (masking, sorting the slate, behaviour, logging,
@@ -44,7 +45,11 @@ Workloads
 W1
     1,000 users × 1,000 items × 20 dims × 100 steps, every user active every
     step, :class:`~ampaudit.recommenders.ContentRecommender` refit every step,
-    slates of 10, no new items (T-RECS's ``ContentFiltering`` workload).
+    slates of 10, no new items (T-RECS's ``ContentFiltering`` workload, with its
+    default of allowing repeated items).
+W1x
+    W1 with ampaudit's default ``exclude_consumed=True`` (a per-step sparse
+    mask of each user's consumed items before the top-k).
 W3
     100,000 users × 10,000 items × 16 dims × 100 steps, 10% active per step,
     :class:`~ampaudit.recommenders.MFRecommender` (32 factors) refit every 10
@@ -185,7 +190,7 @@ def run_audit(
     t0 = time.perf_counter()
     trace = model.run()
     sim_s = time.perf_counter() - t0
-    n_active = round(float(np.mean(trace.n_active)))
+    n_active = round(float(np.mean(trace.n_feed)))
     kernel_s = kernel_time(
         n_active=n_active,
         n_items=world_conf.n_items,
@@ -200,14 +205,22 @@ def run_audit(
 # -- workloads --------------------------------------------------------------------
 
 
-def w1() -> Result:
-    """T-RECS ContentFiltering: 1k users × 1k items × 20 dims, 100 steps, all active."""
+def w1(*, exclude_consumed: bool = False) -> Result:
+    """T-RECS ContentFiltering: 1k users × 1k items × 20 dims, 100 steps, all active.
+
+    T-RECS allows repeated items by default, so W1 does too; W1x is the same
+    workload with ampaudit's default of never re-recommending consumed items.
+    """
     conf = WorldConf(
         n_users=1_000, n_items=1_000, new_items_per_step=0, n_dims=20, activity_mean=0.999
     )
-    return run_audit(
-        conf, ContentRecommender(retrain_every=1), n_steps=100, dims=conf.n_dims, activity=1.0
-    )
+    rec = ContentRecommender(retrain_every=1, exclude_consumed=exclude_consumed)
+    return run_audit(conf, rec, n_steps=100, dims=conf.n_dims, activity=1.0)
+
+
+def w1x() -> Result:
+    """W1 with consumed items excluded from recommendations (ampaudit's default)."""
+    return w1(exclude_consumed=True)
 
 
 def w3() -> Result:
@@ -227,6 +240,7 @@ def w3() -> Result:
 #: Workload name → function; the function runs the workload in the current process.
 WORKLOADS: dict[str, Callable[[], Result]] = {
     "W1": w1,
+    "W1x": w1x,
     "W3": w3,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from ampaudit.core.platform import PlatformData, StepBatch
 from ampaudit.core.ranking import DEFAULT_CHUNK_BYTES, top_n_chunked
 
-__all__ = ["ScoringRecommender"]
+__all__ = ["ScoringRecommender", "ScoringRecommenderConf"]
 
 
 class ScoringRecommender:
@@ -90,3 +91,12 @@ class ScoringRecommender:
     def _score(self, users: np.ndarray, data: PlatformData, rng: np.random.Generator) -> np.ndarray:
         """Return a fresh float32 array of shape (len(users), data.n_items)."""
         raise NotImplementedError
+
+
+@dataclass
+class ScoringRecommenderConf:
+    """Config fields every :class:`ScoringRecommender` shares (subclass confs extend it)."""
+
+    retrain_every: int = 1
+    exclude_consumed: bool = True
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES

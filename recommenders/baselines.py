@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import PlatformData
 
-from .base import ScoringRecommender
+from .base import ScoringRecommender, ScoringRecommenderConf
 
 __all__ = [
     "ChronologicalRecommender",
@@ -142,32 +142,23 @@ class PopularityRecommender(ScoringRecommender):
 
 
 @dataclass
-class RandomRecommenderConf:
+class RandomRecommenderConf(ScoringRecommenderConf):
     """Hydra config of :class:`RandomRecommender`."""
 
     _target_: str = "ampaudit.recommenders.RandomRecommender"
-    retrain_every: int = 1
-    exclude_consumed: bool = True
-    chunk_bytes: int = 64 * 2**20
 
 
 @dataclass
-class ChronologicalRecommenderConf:
+class ChronologicalRecommenderConf(ScoringRecommenderConf):
     """Hydra config of :class:`ChronologicalRecommender`."""
 
     _target_: str = "ampaudit.recommenders.ChronologicalRecommender"
     source: str = "following"
-    retrain_every: int = 1
-    exclude_consumed: bool = True
-    chunk_bytes: int = 64 * 2**20
 
 
 @dataclass
-class PopularityRecommenderConf:
+class PopularityRecommenderConf(ScoringRecommenderConf):
     """Hydra config of :class:`PopularityRecommender`."""
 
     _target_: str = "ampaudit.recommenders.PopularityRecommender"
     window: int = 10
-    retrain_every: int = 1
-    exclude_consumed: bool = True
-    chunk_bytes: int = 64 * 2**20

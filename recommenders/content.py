@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ampaudit.core.platform import PlatformData
+from ampaudit.core.sparse import count_matrix
 
-from .base import ScoringRecommender
+from .base import ScoringRecommender, ScoringRecommenderConf
 
 __all__ = ["ContentRecommender", "ContentRecommenderConf"]
 
@@ -17,8 +18,9 @@ class ContentRecommender(ScoringRecommender):
     """Score items by the dot product of their public topic vector with a user profile.
 
     The profile is the (count-weighted) mean topic vector of the items the user
-    consumed, computed as one sparse × dense product at each fit. Users with no
-    history get the mean profile of all users (a popularity-like prior).
+    consumed. A fit on a new log is one sparse × dense product; refits on the same,
+    grown log add only the new events (the same profiles, up to float rounding).
+    Users with no history get the mean profile of all users (a popularity-like prior).
 
     Parameters
     ----------
@@ -37,11 +39,25 @@ class ContentRecommender(ScoringRecommender):
     """
 
     def _fit(self, data: PlatformData) -> None:
-        consumed = data.consumed()
-        sums = np.asarray(consumed @ data.items.features, dtype=np.float32)
-        counts = np.asarray(consumed.sum(axis=1), dtype=np.float32)
-        has = counts[:, 0] > 0
-        profiles = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        log, features = data.log, data.items.features
+        n_events = len(log)
+        if (
+            getattr(self, "_log", None) is log
+            and getattr(self, "_n_seen", n_events + 1) <= n_events
+        ):
+            # same log, grown since the last fit: add only the new events (exact refit)
+            users, items = log.users[self._n_seen :], log.items[self._n_seen :]
+            new = count_matrix(users, items, (data.n_users, data.n_items))
+            self._sums += new @ features
+            self._counts += np.bincount(users, minlength=data.n_users).astype(np.float32)
+        else:
+            consumed = data.consumed()
+            self._sums = np.asarray(consumed @ features, dtype=np.float32)
+            self._counts = np.asarray(consumed.sum(axis=1), dtype=np.float32).ravel()
+        self._log, self._n_seen = log, n_events
+        has = self._counts > 0
+        profiles = np.zeros_like(self._sums)
+        profiles[has] = self._sums[has] / self._counts[has, None]
         if has.any():
             profiles[~has] = profiles[has].mean(axis=0)
         self.profiles_ = profiles
@@ -52,10 +68,7 @@ class ContentRecommender(ScoringRecommender):
 
 
 @dataclass
-class ContentRecommenderConf:
+class ContentRecommenderConf(ScoringRecommenderConf):
     """Hydra config of :class:`ContentRecommender`."""
 
     _target_: str = "ampaudit.recommenders.ContentRecommender"
-    retrain_every: int = 1
-    exclude_consumed: bool = True
-    chunk_bytes: int = 64 * 2**20

@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from ampaudit.core.errors import check_range
 from ampaudit.core.platform import PlatformData
 
-from .base import ScoringRecommender
+from .base import ScoringRecommender, ScoringRecommenderConf
 
 __all__ = ["MFRecommender", "MFRecommenderConf"]
 
@@ -112,13 +112,16 @@ class MFRecommender(ScoringRecommender):
 
     def _score(self, users, data, rng):
         n_fit = min(len(self.item_factors_), data.n_items)
-        scores = np.zeros((len(users), data.n_items), dtype=np.float32)
-        scores[:, :n_fit] = self.user_factors_[users] @ self.item_factors_[:n_fit].T
+        if n_fit == data.n_items:
+            return self.user_factors_[users] @ self.item_factors_[:n_fit].T
+        scores = np.empty((len(users), data.n_items), dtype=np.float32)
+        np.matmul(self.user_factors_[users], self.item_factors_[:n_fit].T, out=scores[:, :n_fit])
+        scores[:, n_fit:] = 0.0  # items published since the last fit have no factors yet
         return scores
 
 
 @dataclass
-class MFRecommenderConf:
+class MFRecommenderConf(ScoringRecommenderConf):
     """Hydra config of :class:`MFRecommender`."""
 
     _target_: str = "ampaudit.recommenders.MFRecommender"
@@ -129,5 +132,3 @@ class MFRecommenderConf:
     num_threads: int = 0
     seed: int = 0
     retrain_every: int = 10
-    exclude_consumed: bool = True
-    chunk_bytes: int = 64 * 2**20

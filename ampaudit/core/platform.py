@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from ampaudit.core.sparse import count_matrix
+
 __all__ = ["InteractionLog", "ItemView", "PlatformData", "StepBatch"]
 
 
@@ -82,21 +84,33 @@ class InteractionLog:
     def consumed(self, n_items: int) -> sp.csr_matrix:
         """Return the users × items matrix of consumption counts (float32 CSR).
 
+        Built incrementally: events appended since the last call are added to the
+        cached matrix, so a call per step costs the new events, not the whole log.
+
         Parameters
         ----------
         n_items : int
-            Number of columns (items visible so far).
+            Number of columns (items visible so far); it may only grow.
         """
-        key = (self._n, n_items)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        mat = sp.csr_matrix(
-            (np.ones(self._n, dtype=np.float32), (self.users, self.items)),
-            shape=(self.n_users, n_items),
-        )
-        mat.sum_duplicates()
-        self._cache = (key, mat)
+        if self._cache is not None:
+            (n_done, cols), mat = self._cache
+            if n_done == self._n and cols == n_items:
+                return mat
+            if cols <= n_items:
+                # a wider matrix sharing the old arrays; the cached one is never mutated
+                mat = sp.csr_matrix(
+                    (mat.data, mat.indices, mat.indptr), shape=(self.n_users, n_items)
+                )
+                if n_done < self._n:
+                    mat = mat + self._events(n_done, self._n, n_items)
+                self._cache = ((self._n, n_items), mat)
+                return mat
+        mat = self._events(0, self._n, n_items)
+        self._cache = ((self._n, n_items), mat)
         return mat
+
+    def _events(self, start: int, stop: int, n_items: int) -> sp.csr_matrix:
+        return count_matrix(self._user[start:stop], self._item[start:stop], (self.n_users, n_items))
 
 
 @dataclass

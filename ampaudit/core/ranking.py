@@ -70,14 +70,17 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     n_rows, n_items = scores.shape
     m = min(n, n_items)
     if m < n_items:
-        part = np.argpartition(-scores, m - 1, axis=1)[:, :m]
+        # partition at the m-th largest without a negated copy of the block
+        part = np.argpartition(scores, n_items - m, axis=1)[:, n_items - m :]
     else:
-        part = np.broadcast_to(np.arange(n_items), (n_rows, n_items)).copy()
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    # stable ordering: score descending, then item id ascending (ties are deterministic)
-    order = np.lexsort((part, -part_scores), axis=1)
-    items = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    top = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
+        part = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
+    # ids ascending, then a stable sort by score descending: ties resolve to the lower id
+    part = np.sort(part, axis=1)
+    rows = np.arange(n_rows)[:, None]
+    part_scores = scores[rows, part]
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    items = part[rows, order].astype(np.int64)
+    top = part_scores[rows, order].astype(np.float32)
     invalid = ~np.isfinite(top)
     items[invalid] = -1
     if m < n:

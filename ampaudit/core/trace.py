@@ -20,6 +20,8 @@ class Trace:
     n_users : int
     n_active : ndarray of shape (n_steps,)
         Active users per step.
+    n_feed : ndarray of shape (n_steps,)
+        Active users who opened the feed (the users the recommender scores).
     slates : ndarray of shape (n_steps,)
         Non-empty slates shown per step.
     clicks : ndarray of shape (n_steps,)
@@ -50,6 +52,7 @@ class Trace:
 
     n_users: int
     n_active: np.ndarray
+    n_feed: np.ndarray
     slates: np.ndarray
     clicks: np.ndarray
     rec_slots: np.ndarray
@@ -73,6 +76,7 @@ class Trace:
         return cls(
             n_users=n_users,
             n_active=z(n_steps, np.int64),
+            n_feed=z(n_steps, np.int64),
             slates=z(n_steps, np.int64),
             clicks=z(n_steps, np.int64),
             rec_slots=z((n_steps, n_cat), np.int64),

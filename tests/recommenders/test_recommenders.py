@@ -134,3 +134,16 @@ def test_parameter_errors_name_the_parameter():
         REGISTRY["popularity"](window=0).fit(toy_platform())
     with pytest.raises(ConfigError, match="factors"):
         REGISTRY["mf"](factors=0).fit(toy_platform())
+
+
+def test_content_incremental_refit_matches_a_fresh_fit():
+    data = toy_platform(n_users=6, n_items=10, seed=3)
+    rec = REGISTRY["content"]().fit(data)
+    rng = np.random.default_rng(0)
+    for t in range(2, 5):
+        data.log.append(
+            rng.integers(6, size=4), rng.integers(10, size=4), t, np.zeros(4, dtype=np.int8)
+        )
+        rec.fit(data)
+    fresh = REGISTRY["content"]().fit(data)
+    np.testing.assert_allclose(rec.profiles_, fresh.profiles_, rtol=1e-5, atol=1e-6)
