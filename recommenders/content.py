@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ampaudit.core.platform import PlatformData
+from ampaudit.core.platform import InteractionLog, PlatformData
 from ampaudit.core.sparse import count_matrix
 
 from .base import ScoringRecommender, ScoringRecommenderConf
@@ -37,6 +37,12 @@ class ContentRecommender(ScoringRecommender):
     .. [1] Lops, de Gemmis, Semeraro (2011). Content-based recommender systems: state
        of the art and trends. Recommender Systems Handbook, 73-105.
     """
+
+    # caches for incremental refits on a growing log
+    _log: InteractionLog | None = None
+    _n_seen: int = 0
+    _sums: np.ndarray
+    _counts: np.ndarray
 
     def _fit(self, data: PlatformData) -> None:
         log, features = data.log, data.items.features
