@@ -108,10 +108,22 @@ def recommender_name(spec: Any) -> str:
     return target.rsplit(".", 1)[-1]
 
 
-def _amplification(series: dict[str, np.ndarray], trt: Trace, ctl: Trace) -> None:
+def amplification_basis(control: str) -> str:
+    """Which reach the amplification ratio compares, given the control arm.
+
+    Against a feed (``random``, ``chronological``, ...), users recommended at
+    least one item of the set, as Huszár et al. compare timelines. Against
+    ``none`` (no feed at all) recommendation reach is zero by construction, so
+    exposure by any channel is compared instead: how much reach the feed adds.
+    """
+    return "reach" if control == "none" else "rec_reach"
+
+
+def _amplification(series: dict[str, np.ndarray], trt: Trace, ctl: Trace, basis: str) -> None:
+    reach_t, reach_c = getattr(trt, basis), getattr(ctl, basis)
     for c, name in enumerate(CATEGORIES):
         series[f"amplification.{name}"] = amplification_ratio(
-            trt.rec_reach[:, c], trt.n_users, ctl.rec_reach[:, c], ctl.n_users
+            reach_t[:, c], trt.n_users, reach_c[:, c], ctl.n_users
         )
 
 
@@ -145,25 +157,27 @@ def run_audit(
     entropy = conf.seed if conf.seed is not None else draw_entropy()
     a = conf.audit
     labels = {"control": a.control, "treatment": recommender_name(conf.recommender)}
+    basis = amplification_basis(a.control)
     result = AuditResult(entropy=entropy, labels=labels)
     base_tags = {
         "recommender": labels["treatment"],
         "control": labels["control"],
         "interventions": ",".join(map(str, conf.interventions)) or "none",
         "seed_entropy": str(entropy),
+        "amplification_basis": basis,
         "ampaudit_version": __version__,
         "numpy_version": np.__version__,
         "git_commit": _commit(),
     }
     params = params or {}
     open_runs: list[str] = []
-    if tracker is not None:
-        name = f"{labels['treatment']} vs {labels['control']}"
-        result.parent_run_id = tracker.start_parent(name, params, base_tags)
-        open_runs.append(result.parent_run_id)
-        if config_yaml:
-            tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")
     try:
+        if tracker is not None:
+            name = f"{labels['treatment']} vs {labels['control']}"
+            result.parent_run_id = tracker.start_parent(name, params, base_tags)
+            open_runs.append(result.parent_run_id)
+            if config_yaml:
+                tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")
         for r in range(a.replicates):
             streams = replicate_streams(entropy, r)
             world = build_world(
@@ -196,9 +210,9 @@ def run_audit(
                     slate_size=a.slate_size,
                     n_candidates=a.n_candidates,
                     rng=np.random.default_rng(streams["behavior"]),
-                    recommender_rng=np.random.default_rng(
-                        streams["recommender" if arm == "treatment" else "control"]
-                    ),
+                    # both arms draw from the same recommender stream: an audit of a
+                    # recommender against itself gives identical arms
+                    recommender_rng=np.random.default_rng(streams["recommender"]),
                 )
                 traces[arm] = model.run(progress)
                 runs[arm] = ArmRun(
@@ -206,7 +220,7 @@ def run_audit(
                 )
             for arm in ARMS:
                 run = runs[arm]
-                _amplification(run.series, traces[arm], traces["control"])
+                _amplification(run.series, traces[arm], traces["control"], basis)
                 for key, values in run.series.items():
                     if key.startswith("amplification."):
                         run.final[key] = float(values[-1])
@@ -223,7 +237,7 @@ def run_audit(
         if tracker is not None:
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
             for run_id in reversed(open_runs):
-                tracker.end(run_id, status)
+                tracker.end_quietly(run_id, status)
         raise
     return result
 

@@ -68,8 +68,9 @@ def amplification_ratio(
     """Amplification of a content set under treatment relative to control.
 
     ``a = [r_T(trt) / |trt|] / [r_T(ctl) / |ctl|] − 1``, where ``r_T`` counts users
-    with at least one impression of an item in the set ``T``. ``NaN`` when the
-    control reached nobody (undefined, not infinite). Always report it with its
+    with at least one impression of an item in the set ``T``. Exactly 0 when the
+    rates are equal (both zero included); ``NaN`` when only the control reached
+    nobody (undefined, not infinite). Always report it with its
     baseline (the control) and horizon.
 
     Parameters
@@ -97,7 +98,8 @@ def amplification_ratio(
     # cross-multiplied, so integer counts give exact ratios (300·200 / (20·1000) = 3)
     num = np.asarray(reached_treatment, dtype=float) * n_control
     den = np.asarray(reached_control, dtype=float) * n_treatment
-    return _ratio(num, den, np.nan) - 1.0
+    # equal rates are no amplification, even when both arms reached nobody
+    return np.where(num == den, 0.0, _ratio(num, den, np.nan) - 1.0)
 
 
 def gini(values: np.ndarray) -> float:
@@ -130,7 +132,9 @@ def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
 
     Keys: ``rec_share.<cat>`` (share of slate slots), ``cons_share.<cat>``
     (share of consumed items, all channels), ``cons_share.<channel>.<cat>`` for
-    borderline and extreme, ``reach.<cat>`` (exposed by any channel so far),
+    borderline and extreme (share of the channel's consumption in the category)
+    and ``cons_via.<channel>.<cat>`` (share of the category's consumption that
+    came through the channel), ``reach.<cat>`` (exposed by any channel so far),
     ``rec_reach.<cat>`` (recommended at least once so far), ``cons_reach.<cat>``
     (consumed at least once so far), ``mean_opinion``,
     ``drift`` (mean opinion minus its start), ``radicalised`` and
@@ -145,10 +149,12 @@ def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
     for c, name in enumerate(CATEGORIES):
         out[f"rec_share.{name}"] = rec[:, c]
         out[f"cons_share.{name}"] = cons[:, c]
+    via = exposure_share(np.moveaxis(trace.consumed, 1, 2))  # (steps, cat, channel)
     for name in CHANNEL_TRACKED:
         c = CATEGORIES.index(name)
         for h, channel in enumerate(CHANNELS):
             out[f"cons_share.{channel}.{name}"] = by_channel[:, h, c]
+            out[f"cons_via.{channel}.{name}"] = via[:, c, h]
     for c, name in enumerate(CATEGORIES):
         out[f"reach.{name}"] = reach(trace.reach[:, c], n)
         out[f"rec_reach.{name}"] = reach(trace.rec_reach[:, c], n)
@@ -168,7 +174,10 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     Shares are over the whole horizon (all slots or consumed items of all steps);
     reach, drift and radicalised fractions are at the last step; ``ctr`` and
     ``utility`` are horizon totals over their denominators;
-    ``gini.extreme_consumption`` is the Gini of extreme items consumed per user.
+    ``gini.extreme_consumption`` is the Gini of extreme items consumed per user,
+    ``gini.item_exposure`` and ``gini.creator_exposure`` of recommendation
+    impressions per item and per creator; ``cons_via.<channel>.<cat>`` is the
+    share of a category's consumption that came through each channel.
     """
     n = trace.n_users
     out: dict[str, float] = {}
@@ -182,10 +191,12 @@ def final_metrics(trace: Trace) -> dict[str, float]:
         out[f"reach.{name}"] = float(reach(trace.reach[-1, c], n))
         out[f"rec_reach.{name}"] = float(reach(trace.rec_reach[-1, c], n))
         out[f"cons_reach.{name}"] = float(reach(trace.cons_reach[-1, c], n))
+    via = exposure_share(consumed.T)  # (cat, channel)
     for name in CHANNEL_TRACKED:
         c = CATEGORIES.index(name)
         for h, channel in enumerate(CHANNELS):
             out[f"cons_share.{channel}.{name}"] = float(by_channel[h, c])
+            out[f"cons_via.{channel}.{name}"] = float(via[c, h])
     out["mean_opinion"] = float(trace.mean_opinion[-1])
     out["drift"] = float(trace.mean_opinion[-1] - trace.x0.mean())
     out["radicalised"] = float(reach(trace.radicalised[-1], n))
@@ -193,5 +204,7 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     out["ctr"] = float(_ratio(trace.clicks.sum(), trace.slates.sum(), 0.0))
     out["utility"] = float(_ratio(trace.utility.sum(), trace.n_active.sum(), 0.0))
     out["gini.extreme_consumption"] = gini(trace.extreme_consumed)
+    out["gini.item_exposure"] = gini(trace.item_impressions)
+    out["gini.creator_exposure"] = gini(trace.creator_impressions)
     assert CATEGORIES[EXTREME] == "extreme"
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ampaudit.audit import ARMS, AuditResult
+from ampaudit.audit import ARMS, AuditResult, amplification_basis
 from ampaudit.stats import mean_ci
 
 __all__ = ["HEADLINE", "summary_table"]
@@ -48,9 +48,14 @@ def summary_table(result: AuditResult, *, confidence: float = 0.95, n_steps: int
     lines.insert(1, "  ".join("-" * w for w in widths))
     ci = f"{confidence:.0%} Student-t CI over {n_rep} replicate{'s' * (n_rep != 1)}"
     lines.append("")
+    reached = (
+        "users exposed to extreme content by any channel"
+        if amplification_basis(result.labels["control"]) == "reach"
+        else "users recommended at least one extreme item"
+    )
     lines.append(
         f"Mean [{ci}]. Horizon {n_steps} steps; baseline = control "
-        f"({result.labels['control']}); amplification = reach of extreme recommendations "
-        "vs. control - 1 (Huszár et al. 2022); drift = change in mean opinion."
+        f"({result.labels['control']}); amplification = {reached}, "
+        "treatment over control, minus 1 (Huszár et al. 2022); drift = change in mean opinion."
     )
     return "\n".join(lines)

@@ -7,6 +7,7 @@ active-run state), logs per-step series in batches (per-value ``log_metric`` is
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 import time
@@ -117,11 +118,16 @@ class MlflowTracker:
         return run.info.run_id
 
     def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Log params; a run whose params cannot be stored ends FAILED, not RUNNING."""
         from mlflow.entities import Param
 
         entries = [Param(k, v) for k, v in params.items()]
-        for chunk in _chunks(entries, _MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(run_id, params=chunk)
+        try:
+            for chunk in _chunks(entries, _MAX_PARAMS_PER_BATCH):
+                self.client.log_batch(run_id, params=chunk)
+        except BaseException:
+            self.end_quietly(run_id, "FAILED")
+            raise
 
     def log_series(
         self,
@@ -162,3 +168,9 @@ class MlflowTracker:
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         """Terminate a run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
         self.client.set_terminated(run_id, status=status)
+
+    def end_quietly(self, run_id: str, status: str) -> None:
+        """Terminate a run while handling another error: never raise from here."""
+        # the error being handled is the one to report, not a failure to record it
+        with contextlib.suppress(Exception):
+            self.end(run_id, status)

@@ -64,6 +64,7 @@ and add it to :data:`WORKLOADS` under its name.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import resource
 import subprocess
@@ -176,7 +177,10 @@ def run_audit(
     world_rng, behavior_rng, rec_rng = (np.random.default_rng(s) for s in SEEDS)
     world = build_world(world_conf, graph_conf or GraphConf(), n_steps=n_steps, rng=world_rng)
     if activity is not None:
-        world.population.activity[:] = activity
+        pop = dataclasses.replace(
+            world.population, activity=np.full(world.n_users, activity, dtype=float)
+        )
+        world = dataclasses.replace(world, population=pop)
     model = AuditModel(
         world,
         recommender,

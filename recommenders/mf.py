@@ -8,7 +8,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ampaudit.core.errors import check_range
-from ampaudit.core.platform import PlatformData
+from ampaudit.core.platform import PlatformData, StepBatch
 
 from .base import ScoringRecommender, ScoringRecommenderConf
 
@@ -22,7 +22,9 @@ class MFRecommender(ScoringRecommender):
     :class:`implicit.cpu.als.AlternatingLeastSquares` under a one-thread BLAS limit
     (implicit parallelises itself and warns otherwise). Items published after the
     last fit have zero factors (score 0) until the next refit. Before any data,
-    factors are small draws from the recommender stream (random exploration).
+    factors are small Gaussian draws seeded by ``seed`` (a fixed exploratory
+    ranking), and the model refits as soon as the first interactions arrive
+    rather than waiting ``retrain_every`` steps.
 
     Parameters
     ----------
@@ -49,6 +51,8 @@ class MFRecommender(ScoringRecommender):
     ----------
     user_factors_ : ndarray of shape (n_users, factors)
     item_factors_ : ndarray of shape (n_items_at_fit, factors)
+    has_data_ : bool
+        Whether the last fit saw any interactions.
 
     References
     ----------
@@ -85,7 +89,8 @@ class MFRecommender(ScoringRecommender):
         check_range("MFRecommender.alpha", self.alpha, low=0)
         check_range("MFRecommender.iterations", self.iterations, low=1)
         consumed = data.consumed()
-        if consumed.nnz == 0:
+        self.has_data_ = consumed.nnz > 0
+        if not self.has_data_:
             init = np.random.default_rng(self.seed)
             self.user_factors_ = 0.01 * init.standard_normal(
                 (data.n_users, self.factors), dtype=np.float32
@@ -109,6 +114,12 @@ class MFRecommender(ScoringRecommender):
             model.fit(consumed, show_progress=False)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+
+    def observe(self, batch: StepBatch) -> None:
+        """Keep the latest platform view; refit at once when the first data arrives."""
+        super().observe(batch)
+        if not self.has_data_ and len(batch.data.log) > 0:
+            self.fit(batch.data)
 
     def _score(self, users, data, rng):
         n_fit = min(len(self.item_factors_), data.n_items)

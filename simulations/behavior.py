@@ -41,7 +41,9 @@ class BehaviorConf:
         Items a search returns (uniform over the visible catalog, best one chosen).
     b_taste, b_dist, b_appeal, b_quality, b_pos : float
         Weights of taste match, ideological distance, sensational appeal (scaled
-        by the user's appetite), quality and slate position (log(1 + rank)).
+        by the user's appetite), quality and slate position (``log(1 + rank)``
+        with rank counted from 0, so the top slot carries no penalty and only
+        lower slots lose utility relative to the outside option).
     outside : float, default=1.0
         Utility ``τ`` of not clicking.
     drift_rate : float, default=0.05

@@ -53,6 +53,38 @@ def _random_member(
     return np.where(lengths > 0, picked, -1)
 
 
+def valid_candidates(
+    items: np.ndarray, scores: np.ndarray, available: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep each row's first valid occurrence of every item, in order, padded with -1.
+
+    Invalid are ids outside ``[0, len(available))``, unavailable items and repeats
+    within a row; valid entries move to the front with their relative order kept.
+
+    Examples
+    --------
+    >>> items, _ = valid_candidates(
+    ...     np.array([[3, -1, 3, 9, 1]]), np.zeros((1, 5)), np.array([1, 0, 1, 1], bool))
+    >>> items.tolist()
+    [[3, -1, -1, -1, -1]]
+    """
+    n_valid = len(available)
+    ok = (items >= 0) & (items < n_valid)
+    ok[ok] = available[items[ok]]
+    items = np.where(ok, items, -1)
+    order = np.argsort(items, axis=1, kind="stable")  # repeats adjacent, first one first
+    ranked = np.take_along_axis(items, order, axis=1)
+    repeat = np.zeros(items.shape, dtype=bool)
+    repeat[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+    np.put_along_axis(ok, order, np.take_along_axis(ok, order, axis=1) & ~repeat, axis=1)
+    front = np.argsort(~ok, axis=1, kind="stable")
+    items = np.where(
+        np.take_along_axis(ok, front, axis=1), np.take_along_axis(items, front, axis=1), -1
+    )
+    scores = np.take_along_axis(np.where(ok, scores, -np.inf), front, axis=1)
+    return items, scores
+
+
 def _gumbel(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Standard Gumbel variates ``-log(-log(U))`` from float32 uniforms.
 
@@ -90,8 +122,10 @@ class AuditModel(mesa.Model):
         Stream handed to the recommender.
     interventions : sequence, default=()
         Objects with any of the hooks ``on_catalog(model)``,
-        ``on_candidates(model, users, items, scores)``, ``on_slate(model, users, slates)``,
-        ``on_choice(model, users, slates, utility)``; applied in order.
+        ``on_candidates(model, users, items, scores) -> (items, scores)``,
+        ``on_slate(model, users, slates) -> slates`` and
+        ``on_choice(model, users, slates, utility) -> utility``; each returns its
+        new value or ``None`` for no change, and they chain in config order.
     """
 
     def __init__(
@@ -118,7 +152,13 @@ class AuditModel(mesa.Model):
         self.interventions = list(interventions)
         self.population, self.catalog = world.fresh_arm_state()
         self.log = InteractionLog(world.n_users, capacity=max(1024, world.n_users))
-        self.trace = Trace.empty(n_steps, world.n_users, self.population.x0)
+        self.trace = Trace.empty(
+            n_steps,
+            world.n_users,
+            self.population.x0,
+            n_items=len(self.catalog),
+            n_creators=len(world.creator_category),
+        )
         self.t = 0
         # category × user flags: ever exposed (any channel), ever recommended, ever
         # consumed; category-major so per-category counts are contiguous reductions
@@ -155,15 +195,20 @@ class AuditModel(mesa.Model):
             follows=self.world.follows,
         )
 
-    def _hook(self, name: str, *args: Any) -> Any:
-        result = args[-1] if args else None
+    def _chain(self, name: str, fixed: tuple[Any, ...], value: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Thread ``value`` through each intervention's ``name`` hook, in config order.
+
+        A hook is called as ``hook(model, *fixed, *value)`` and returns the new
+        value (a tuple when ``value`` has several parts) or ``None`` for no change.
+        """
         for intervention in self.interventions:
             method = getattr(intervention, name, None)
-            if method is not None:
-                out = method(self, *args)
-                if out is not None:
-                    result = out
-        return result
+            if method is None:
+                continue
+            out = method(self, *fixed, *value)
+            if out is not None:
+                value = out if isinstance(out, tuple) else (out,)
+        return value
 
     # -- the step ----------------------------------------------------------------
     def step(self) -> None:
@@ -185,7 +230,7 @@ class AuditModel(mesa.Model):
         social_u = rng.random((n_act, 2))
 
         # 2. catalog-stage interventions
-        self._hook("on_catalog")
+        self._chain("on_catalog", (), ())
 
         p_org = conf.p_follow + conf.p_search
         is_follow = channel_u < conf.p_follow
@@ -203,14 +248,16 @@ class AuditModel(mesa.Model):
             items, scores = self.recommender.recommend(
                 feed_users, self.n_candidates, rng=self.recommender_rng
             )
-            items, scores = self._hook("on_candidates", feed_users, (items, scores)) or (
-                items,
-                scores,
+            items, scores = self._chain("on_candidates", (feed_users,), (items, scores))
+            # the platform never trusts a ranking: drop ids outside the visible
+            # catalog, unavailable items and repeats, then close the gaps
+            items, scores = valid_candidates(items, scores, cat.available[:n_visible])
+            (slates,) = self._chain(
+                "on_slate", (feed_users,), (np.ascontiguousarray(items[:, :k]),)
             )
-            slates = self._hook("on_slate", feed_users, np.ascontiguousarray(items[:, :k]))
             util = item_utility(conf, pop, cat, feed_users, slates)
             util = util - conf.b_pos * np.log1p(np.arange(k))[None, :]
-            util = self._hook("on_choice", feed_users, slates, util)
+            (util,) = self._chain("on_choice", (feed_users, slates), (util,))
             clicked = choose(util, conf.outside, gumbel[feed_rows])
             hit = clicked >= 0
             rows = feed_rows[hit]
@@ -313,6 +360,7 @@ class AuditModel(mesa.Model):
         tr.clicks[t] = int((clicked >= 0).sum())
         slot_cat = cat[slates[shown]]
         tr.rec_slots[t] = np.bincount(slot_cat, minlength=N_CAT)
+        tr.item_impressions += np.bincount(slates[shown], minlength=len(tr.item_impressions))
         c_cat = cat[c_items].astype(np.int64)
         tr.consumed[t] = np.bincount(
             c_chan.astype(np.int64) * N_CAT + c_cat, minlength=3 * N_CAT
@@ -347,5 +395,9 @@ class AuditModel(mesa.Model):
             self.step()
             if progress is not None:
                 progress()
-        self.trace.x[:] = self.population.x
-        return self.trace
+        tr = self.trace
+        tr.x[:] = self.population.x
+        tr.creator_impressions[:] = np.bincount(
+            self.catalog.creator, weights=tr.item_impressions, minlength=len(tr.creator_impressions)
+        ).astype(np.int64)
+        return tr

@@ -242,7 +242,7 @@ def build_world(
     indptr = np.concatenate(
         [[0], np.cumsum(np.bincount(catalog.creator, minlength=world.n_creators))]
     ).astype(np.int64)
-    return World(
+    world_ = World(
         adjacency=adjacency,
         population=population,
         catalog=catalog,
@@ -252,3 +252,26 @@ def build_world(
         creator_items=creator_items,
         n_steps=n_steps,
     )
+    _freeze(world_)
+    return world_
+
+
+def _freeze(world: World) -> None:
+    """Make every array of the shared world read-only.
+
+    Arms work on private copies of the mutable state (:meth:`World.fresh_arm_state`);
+    anything else that tried to write shared state would silently change every
+    later arm, so it fails loudly instead.
+    """
+    arrays = [
+        *vars(world.population).values(),
+        *vars(world.catalog).values(),
+        world.creator_category,
+        world.creator_items_indptr,
+        world.creator_items,
+    ]
+    for mat in (world.adjacency, world.follows):
+        arrays += [mat.data, mat.indices, mat.indptr]
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False

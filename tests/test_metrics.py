@@ -34,6 +34,7 @@ def test_amplification_invariant_to_duplicating_an_arm():
 
 def test_amplification_undefined_without_control_reach():
     assert np.isnan(amplification_ratio(5, 100, 0, 100))
+    assert amplification_ratio(0, 100, 0, 100) == 0.0  # equal (zero) rates: no amplification
 
 
 @given(arrays(np.int64, (6, 5), elements=st.integers(0, 1000)))

@@ -48,3 +48,8 @@ def test_mask_consumed_ignores_columns_beyond_block():
 def test_top_n_orders_ties_by_id():
     items, _ = top_n(np.array([[1.0, 2.0, 2.0, 0.5]]), 3)
     assert items.tolist() == [[1, 2, 0]]
+
+
+def test_nan_is_never_recommended_and_inf_is_the_best():
+    items, _ = top_n(np.array([[np.nan, 0.5, 0.2], [np.inf, 0.5, 0.2]]), 2)
+    assert items.tolist() == [[1, 2], [0, 1]]

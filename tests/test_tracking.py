@@ -77,3 +77,22 @@ def test_a_crash_marks_runs_failed_not_running(tracker, monkeypatch):
 
 def test_flatten_nested_config():
     assert flatten({"a": {"b": {"c": 1}}, "d": [1, 2]}) == {"a.b.c": "1", "d": "[1, 2]"}
+
+
+def test_a_run_whose_params_fail_is_not_left_running(tracker, monkeypatch):
+    calls = {"n": 0}
+    real = tracker.client.log_batch
+
+    def flaky(run_id, **kwargs):
+        if kwargs.get("params"):
+            calls["n"] += 1
+            if calls["n"] == 2:  # the first child's params
+                raise RuntimeError("database is locked")
+        return real(run_id, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_batch", flaky)
+    with pytest.raises(RuntimeError, match="locked"):
+        run_audit(small_run_conf("popularity"), tracker=tracker, params={"a": "1"})
+    _, runs = _runs(tracker)
+    assert len(runs) == 2
+    assert {r.info.status for r in runs} == {"FAILED"}

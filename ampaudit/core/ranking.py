@@ -50,7 +50,8 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     scores : ndarray of shape (n_rows, n_items)
-        Scores; ``-inf`` marks items that must not be recommended.
+        Scores; ``-inf`` marks items that must not be recommended; NaN is
+        treated as ``-inf``.
     n : int
         Number of items to return per row.
 
@@ -78,10 +79,16 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     part = np.sort(part, axis=1)
     rows = np.arange(n_rows)[:, None]
     part_scores = scores[rows, part]
+    if np.isnan(part_scores).any():
+        # NaN partitions as the largest value; rank those rows again with NaN as -inf
+        bad = np.flatnonzero(np.isnan(part_scores).any(axis=1))
+        fixed = np.where(np.isnan(scores[bad]), -np.inf, scores[bad])
+        part[bad] = np.sort(np.argpartition(fixed, n_items - m, axis=1)[:, n_items - m :], axis=1)
+        part_scores[bad] = fixed[np.arange(len(bad))[:, None], part[bad]]
     order = np.argsort(-part_scores, axis=1, kind="stable")
     items = part[rows, order].astype(np.int64)
     top = part_scores[rows, order].astype(np.float32)
-    invalid = ~np.isfinite(top)
+    invalid = top == -np.inf  # +inf is a (very) good score, not padding
     items[invalid] = -1
     if m < n:
         items = np.pad(items, ((0, 0), (0, n - m)), constant_values=-1)

@@ -12,7 +12,7 @@ import numpy as np
 __all__ = ["STREAMS", "draw_entropy", "replicate_streams"]
 
 #: Stream names in spawn order. Append only.
-STREAMS: tuple[str, ...] = ("world", "behavior", "recommender", "control", "interventions")
+STREAMS: tuple[str, ...] = ("world", "behavior", "recommender", "interventions")
 
 
 def draw_entropy() -> int:

@@ -48,6 +48,10 @@ class Trace:
         Opinions at the start and the end.
     extreme_consumed : ndarray of shape (n_users,)
         Extreme items each user consumed, all channels.
+    item_impressions : ndarray of shape (n_items_total,)
+        Recommendation impressions of each item over the horizon.
+    creator_impressions : ndarray of shape (n_creators,)
+        Recommendation impressions of each creator's items over the horizon.
     """
 
     n_users: int
@@ -67,9 +71,13 @@ class Trace:
     x0: np.ndarray
     x: np.ndarray
     extreme_consumed: np.ndarray
+    item_impressions: np.ndarray
+    creator_impressions: np.ndarray
 
     @classmethod
-    def empty(cls, n_steps: int, n_users: int, x0: np.ndarray) -> Trace:
+    def empty(
+        cls, n_steps: int, n_users: int, x0: np.ndarray, *, n_items: int = 0, n_creators: int = 0
+    ) -> Trace:
         """Allocate a zeroed trace for ``n_steps`` steps."""
         n_cat, n_chan = len(CATEGORIES), len(CHANNELS)
         z = np.zeros
@@ -91,6 +99,8 @@ class Trace:
             x0=x0.copy(),
             x=x0.copy(),
             extreme_consumed=z(n_users, np.int64),
+            item_impressions=z(n_items, np.int64),
+            creator_impressions=z(n_creators, np.int64),
         )
 
     @property
