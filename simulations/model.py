@@ -69,19 +69,23 @@ def valid_candidates(
     [[3, -1, -1, -1, -1]]
     """
     n_valid = len(available)
-    ok = (items >= 0) & (items < n_valid)
-    ok[ok] = available[items[ok]]
-    items = np.where(ok, items, -1)
+    if n_valid == 0:
+        return np.full_like(items, -1), np.full(scores.shape, -np.inf, dtype=scores.dtype)
+    ok = (items >= 0) & (items < n_valid) & available[np.clip(items, 0, n_valid - 1)]
     order = np.argsort(items, axis=1, kind="stable")  # repeats adjacent, first one first
     ranked = np.take_along_axis(items, order, axis=1)
-    repeat = np.zeros(items.shape, dtype=bool)
-    repeat[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
-    np.put_along_axis(ok, order, np.take_along_axis(ok, order, axis=1) & ~repeat, axis=1)
+    repeat = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+    padded_at_end = (ok[:, :-1] | ~ok[:, 1:]).all()
+    if not repeat.any() and padded_at_end:
+        # the usual case for a well-behaved ranking: only -1 padding to blank
+        return np.where(ok, items, -1), np.where(ok, scores, -np.inf)
+    first = np.ones(items.shape, dtype=bool)
+    first[:, 1:] = ~repeat
+    np.put_along_axis(ok, order, np.take_along_axis(ok, order, axis=1) & first, axis=1)
     front = np.argsort(~ok, axis=1, kind="stable")
-    items = np.where(
-        np.take_along_axis(ok, front, axis=1), np.take_along_axis(items, front, axis=1), -1
-    )
-    scores = np.take_along_axis(np.where(ok, scores, -np.inf), front, axis=1)
+    kept = np.take_along_axis(ok, front, axis=1)
+    items = np.where(kept, np.take_along_axis(items, front, axis=1), -1)
+    scores = np.where(kept, np.take_along_axis(scores, front, axis=1), -np.inf)
     return items, scores
 
 
