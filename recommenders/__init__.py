@@ -4,6 +4,7 @@ Every recommender follows :class:`ampaudit.core.Recommender`. :data:`REGISTRY` m
 config names to classes; :data:`CONFS` maps them to their Hydra config dataclasses.
 """
 
+from .bandit import BanditRecommender, BanditRecommenderConf
 from .base import ScoringRecommender
 from .baselines import (
     ChronologicalRecommender,
@@ -14,15 +15,29 @@ from .baselines import (
     RandomRecommenderConf,
 )
 from .content import ContentRecommender, ContentRecommenderConf
+from .ideal import IdealRecommender, IdealRecommenderConf
+from .knn import (
+    ItemKNNRecommender,
+    ItemKNNRecommenderConf,
+    UserKNNRecommender,
+    UserKNNRecommenderConf,
+)
 from .mf import MFRecommender, MFRecommenderConf
+from .social import SocialRecommender, SocialRecommenderConf
 
 __all__ = [
     "CONFS",
     "REGISTRY",
+    "BanditRecommender",
+    "BanditRecommenderConf",
     "ChronologicalRecommender",
     "ChronologicalRecommenderConf",
     "ContentRecommender",
     "ContentRecommenderConf",
+    "IdealRecommender",
+    "IdealRecommenderConf",
+    "ItemKNNRecommender",
+    "ItemKNNRecommenderConf",
     "MFRecommender",
     "MFRecommenderConf",
     "PopularityRecommender",
@@ -30,6 +45,10 @@ __all__ = [
     "RandomRecommender",
     "RandomRecommenderConf",
     "ScoringRecommender",
+    "SocialRecommender",
+    "SocialRecommenderConf",
+    "UserKNNRecommender",
+    "UserKNNRecommenderConf",
 ]
 
 REGISTRY = {
@@ -38,6 +57,11 @@ REGISTRY = {
     "popularity": PopularityRecommender,
     "content": ContentRecommender,
     "mf": MFRecommender,
+    "user_knn": UserKNNRecommender,
+    "item_knn": ItemKNNRecommender,
+    "bandit": BanditRecommender,
+    "social": SocialRecommender,
+    "ideal": IdealRecommender,
 }
 
 CONFS = {
@@ -46,4 +70,9 @@ CONFS = {
     "popularity": PopularityRecommenderConf,
     "content": ContentRecommenderConf,
     "mf": MFRecommenderConf,
+    "user_knn": UserKNNRecommenderConf,
+    "item_knn": ItemKNNRecommenderConf,
+    "bandit": BanditRecommenderConf,
+    "social": SocialRecommenderConf,
+    "ideal": IdealRecommenderConf,
 }

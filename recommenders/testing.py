@@ -15,6 +15,9 @@ def toy_platform(
 ) -> PlatformData:
     """A small platform with a short random interaction log.
 
+    Users follow one of two creators, sit on a ring social graph, and have hidden
+    tastes that the ``oracle`` (for privileged recommenders) scores items with.
+
     Examples
     --------
     >>> toy_platform().n_items
@@ -39,4 +42,23 @@ def toy_platform(
         (np.ones(n_users, dtype=np.float32), (np.arange(n_users), np.arange(n_users) % 2)),
         shape=(n_users, 2),
     )
-    return PlatformData(step=1, n_users=n_users, items=view, log=log, follows=follows)
+    # a ring social graph, and an oracle of hidden tastes (for privileged recommenders)
+    ring = np.arange(n_users)
+    social = sp.csr_matrix(
+        (
+            np.ones(2 * n_users, dtype=np.float32),
+            (
+                np.concatenate([ring, ring]),
+                np.concatenate([(ring + 1) % n_users, (ring - 1) % n_users]),
+            ),
+        ),
+        shape=(n_users, n_users),
+    )
+    tastes = rng.standard_normal((n_users, n_dims)).astype(np.float32)
+
+    def oracle(users: np.ndarray) -> np.ndarray:
+        return tastes[users] @ view.features.T
+
+    return PlatformData(
+        step=1, n_users=n_users, items=view, log=log, follows=follows, social=social, oracle=oracle
+    )

@@ -191,13 +191,33 @@ class AuditModel(mesa.Model):
     # -- views -------------------------------------------------------------------
     def platform_data(self) -> PlatformData:
         """What the platform sees now (public item features, log, follows)."""
+        privileged = bool(getattr(self.recommender, "privileged", False))
         return PlatformData(
             step=self.t,
             n_users=self.world.n_users,
             items=self.catalog.view(self.t),
             log=self.log,
             follows=self.world.follows,
+            social=self.world.adjacency,
+            oracle=self.true_utility if privileged else None,
         )
+
+    def true_utility(self, users: np.ndarray) -> np.ndarray:
+        """Expected utility of every visible item for ``users`` (no noise, no position).
+
+        Only privileged recommenders get this (through ``PlatformData.oracle``).
+
+        Returns
+        -------
+        ndarray of shape (len(users), n_visible), float32
+        """
+        conf, pop, cat = self.behavior, self.population, self.catalog
+        n = cat.n_visible(self.t)
+        utility = conf.b_taste * (pop.taste[users] @ cat.topics[:n].T)
+        utility -= conf.b_dist * np.abs(pop.x[users, None] - cat.extremity[None, :n])
+        utility += conf.b_appeal * pop.appetite[users, None] * cat.appeal[None, :n]
+        utility += conf.b_quality * cat.quality[None, :n]
+        return utility.astype(np.float32)
 
     def _chain(self, name: str, fixed: tuple[Any, ...], value: tuple[Any, ...]) -> tuple[Any, ...]:
         """Thread ``value`` through each intervention's ``name`` hook, in config order.

@@ -7,6 +7,7 @@ recommender cannot cheat unless it is explicitly ``privileged``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,6 +158,12 @@ class PlatformData:
         All consumption events so far.
     follows : scipy.sparse.csr_matrix of shape (n_users, n_creators)
         Which creators each user follows.
+    social : scipy.sparse.csr_matrix of shape (n_users, n_users) or None
+        The social graph (who is connected to whom), when the platform has one.
+    oracle : callable or None
+        ``oracle(users) -> ndarray of shape (len(users), n_items)``: true expected
+        utility of every visible item. Set only for ``privileged`` recommenders
+        (the ``ideal`` upper bound); never for audited ones.
     """
 
     step: int
@@ -164,6 +171,8 @@ class PlatformData:
     items: ItemView
     log: InteractionLog
     follows: sp.csr_matrix
+    social: sp.csr_matrix | None = None
+    oracle: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def n_items(self) -> int:

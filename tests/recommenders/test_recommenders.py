@@ -147,3 +147,61 @@ def test_content_incremental_refit_matches_a_fresh_fit():
         rec.fit(data)
     fresh = REGISTRY["content"]().fit(data)
     np.testing.assert_allclose(rec.profiles_, fresh.profiles_, rtol=1e-5, atol=1e-6)
+
+
+def _co_consumption():
+    # users 0-9 consume items {0, 1}; users 10-19 consume {2, 3}; user 20 consumed only 0
+    users = [u for u in range(10) for _ in (0, 1)] + [u for u in range(10, 20) for _ in (0, 1)]
+    items = [i for _ in range(10) for i in (0, 1)] + [i for _ in range(10) for i in (2, 3)]
+    return _platform(21, np.zeros((6, 2)), [(0, [*users, 20], [*items, 0])])
+
+
+@pytest.mark.parametrize("name", ["item_knn", "user_knn"])
+def test_knn_recommends_what_similar_histories_contain(name):
+    rec = REGISTRY[name](k=5).fit(_co_consumption())
+    top, _ = rec.recommend(np.array([20]), 1, rng=np.random.default_rng(0))
+    assert top[0, 0] == 1
+
+
+def test_item_knn_related_lists_co_consumed_items():
+    rec = REGISTRY["item_knn"](k=5).fit(_co_consumption())
+    related = rec.related(np.array([0, 2]), 1)
+    assert related[:, 0].tolist() == [1, 3]
+
+
+def test_bandit_learns_click_through_online():
+    from ampaudit.core.platform import StepBatch
+
+    data = _platform(3, np.zeros((4, 2)), [])
+    rec = REGISTRY["bandit"](policy="epsilon", epsilon=0.0).fit(data)
+    # item 2 is clicked whenever shown, the others never
+    for _ in range(5):
+        slates = np.array([[0, 1, 2, 3]] * 3)
+        rec.observe(
+            StepBatch(data=data, users=np.arange(3), slates=slates, clicked=np.array([2, 2, 2]))
+        )
+    top, _ = rec.recommend(np.array([0]), 1, rng=np.random.default_rng(0))
+    assert top[0, 0] == 2
+    assert rec.impressions_.tolist() == [15, 15, 15, 15]
+    assert rec.clicks_.tolist() == [0, 0, 15, 0]
+
+
+def test_social_ranks_what_neighbours_consumed():
+    data = toy_platform(n_users=6, n_items=10)
+    rec = REGISTRY["social"](exclude_consumed=False).fit(data)
+    items, _scores = rec.recommend(np.array([0]), 1, rng=np.random.default_rng(0))
+    neighbours = data.social[0].indices
+    consumed_by_neighbours = data.consumed()[neighbours].sum(axis=0).A1
+    assert consumed_by_neighbours[items[0, 0]] == consumed_by_neighbours.max()
+
+
+def test_ideal_follows_the_oracle_and_needs_it():
+    from ampaudit.core.errors import ConfigError
+
+    data = toy_platform(n_users=3, n_items=8)
+    rec = REGISTRY["ideal"](exclude_consumed=False).fit(data)
+    items, _ = rec.recommend(np.array([1]), 3, rng=np.random.default_rng(0))
+    assert items[0].tolist() == np.argsort(-data.oracle(np.array([1]))[0])[:3].tolist()
+    data.oracle = None
+    with pytest.raises(ConfigError, match="privileged"):
+        REGISTRY["ideal"]().fit(data)
