@@ -101,7 +101,10 @@ class AuditResult:
 
 def recommender_name(spec: Any) -> str:
     """Short name of a recommender config: its registry name, else its class name."""
-    target = str(spec["_target_"] if hasattr(spec, "__getitem__") else spec._target_)
+    get = spec.get if hasattr(spec, "get") else lambda key: getattr(spec, key, None)
+    target = str(get("_target_"))
+    if target == "ampaudit.plugins.load_recommender":
+        return str(get("name"))
     for name, conf in CONFS.items():
         if conf._target_ == target:
             return name

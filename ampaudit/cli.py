@@ -18,6 +18,9 @@ USAGE = """usage: ampaudit COMMAND [ARGS...]
 commands:
   run [OVERRIDES...]   run an audit (Hydra app; e.g. recommender=popularity world.n_users=1000,
                        --multirun recommender=random,popularity,mf, --help for the config)
+  check-recommender TARGET
+                       run the conformance suite on a recommender: a built-in name, an
+                       installed plugin name, or an import path (package.module:Class)
   ui [--port N]        open the MLflow UI on the local store (sqlite:///mlflow.db)
 """
 
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = ["ampaudit run", *rest]
         hydra_main()
         return 0
+    if command == "check-recommender":
+        return check_command(rest)
     if command == "ui":
         parser = argparse.ArgumentParser(prog="ampaudit ui")
         parser.add_argument("--port", type=int, default=5000)
@@ -56,6 +61,33 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"ampaudit: error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
+
+
+def check_command(args: list[str]) -> int:
+    """``ampaudit check-recommender TARGET``: one line per check; 1 if any fails."""
+    parser = argparse.ArgumentParser(prog="ampaudit check-recommender")
+    parser.add_argument("target", help="built-in name, plugin name or package.module:Class")
+    ns = parser.parse_args(args)
+    from ampaudit.checks import check_recommender
+    from ampaudit.core.errors import ConfigError
+    from ampaudit.plugins import resolve_recommender
+
+    try:
+        target = resolve_recommender(ns.target)
+        results = check_recommender(target)
+    except ConfigError as exc:
+        print(f"ampaudit: error: {exc}", file=sys.stderr)
+        return 2
+    width = max(len(r.name) for r in results)
+    for r in results:
+        line = f"{r.status.upper():4}  {r.name.ljust(width)}"
+        print(f"{line}  {r.message}" if r.message else line)
+    failed = [r for r in results if r.status == "fail"]
+    print(
+        f"\n{len(results) - len(failed)} passed, {len(failed)} failed "
+        f"({sum(r.status == 'skip' for r in results)} of the passes skipped as not applicable)"
+    )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -64,6 +64,11 @@ class BanditRecommender(ScoringRecommender):
         self.prior_clicks = prior_clicks
         self.prior_misses = prior_misses
 
+    @property
+    def stochastic(self) -> bool:  # type: ignore[override]
+        """ε-greedy explores per user, so a user's list depends on the batch's draws."""
+        return self.policy == "epsilon"
+
     def _fit(self, data: PlatformData) -> None:
         if self.policy not in ("thompson", "epsilon"):
             raise ConfigError("BanditRecommender.policy", self.policy, "thompson or epsilon")

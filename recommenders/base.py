@@ -31,6 +31,9 @@ class ScoringRecommender:
     """
 
     privileged = False
+    #: True when recommendations depend on the ``rng`` draws (lists then depend on
+    #: the batch a user is scored in).
+    stochastic = False
 
     def __init__(
         self,

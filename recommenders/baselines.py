@@ -37,6 +37,8 @@ class RandomRecommender(ScoringRecommender):
     (2, 3)
     """
 
+    stochastic = True
+
     def _score(self, users, data, rng):
         return rng.random((len(users), data.n_items), dtype=np.float32)
 

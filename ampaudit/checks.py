@@ -1,0 +1,346 @@
+"""The public conformance suite for recommenders (like scikit-learn's estimator checks).
+
+:func:`check_recommender` runs every named check on a recommender (an instance or
+a class) against small synthetic platforms and returns one :class:`CheckResult`
+per check. ``tests/test_common.py`` runs it over every built-in;
+``ampaudit check-recommender TARGET`` runs it on anything importable.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+import numpy as np
+
+from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
+from ampaudit.recommenders.testing import toy_platform
+
+__all__ = ["CHECKS", "CheckFailure", "CheckResult", "SkipCheck", "check_recommender", "iter_checks"]
+
+N = 6  # recommendations requested per user
+USERS = np.array([0, 3, 5, 7])
+
+
+class SkipCheck(Exception):  # noqa: N818 - reads as an action, like unittest.SkipTest
+    """Raised by a check that does not apply to this recommender."""
+
+
+@dataclass
+class CheckResult:
+    """Outcome of one check.
+
+    Attributes
+    ----------
+    name : str
+    status : {"pass", "fail", "skip"}
+    message : str
+        Why it failed or was skipped (empty on pass).
+    """
+
+    name: str
+    status: str
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """True unless the check failed."""
+        return self.status != "fail"
+
+
+class CheckFailure(AssertionError):  # noqa: N818 - a check outcome, like SkipCheck
+    """A conformance check found a violation (raised even under ``python -O``)."""
+
+
+def _require(condition: object, message: str) -> None:
+    if not condition:
+        raise CheckFailure(message)
+
+
+def _platform(seed: int = 0) -> PlatformData:
+    """A 8-user, 30-item platform with some items removed."""
+    data = toy_platform(n_users=8, n_items=30, n_dims=4, seed=seed)
+    data.items.available[[2, 11, 17]] = False
+    return data
+
+
+def _fresh(rec: Any) -> Any:
+    return copy.deepcopy(rec)
+
+
+def _recommend(rec: Any, users: np.ndarray = USERS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    return rec.recommend(users.copy(), N, rng=np.random.default_rng(seed))
+
+
+def _shown(row: np.ndarray) -> np.ndarray:
+    return row[row >= 0]
+
+
+# -- the checks (each raises AssertionError or SkipCheck) ------------------------
+
+
+def check_protocol(rec: Any) -> None:
+    """Has ``fit``, ``recommend``, an int ``retrain_every`` >= 1 and a bool ``privileged``."""
+    for name in ("fit", "recommend"):
+        _require(callable(getattr(rec, name, None)), f"no {name}() method")
+    every = getattr(rec, "retrain_every", None)
+    _require(isinstance(every, int) and every >= 1, f"retrain_every={every!r}, need an int >= 1")
+    _require(isinstance(getattr(rec, "privileged", None), bool), "privileged must be a bool")
+
+
+def check_fit_returns_self(rec: Any) -> None:
+    """``fit(data)`` returns the recommender itself."""
+    _require(rec.fit(_platform()) is rec, "fit() must return self")
+
+
+def check_output_shapes_and_dtypes(rec: Any) -> None:
+    """``recommend`` returns int64 ids and float32 scores of shape ``(len(users), n)``."""
+    items, scores = _recommend(rec.fit(_platform()))
+    _require(
+        items.shape == (len(USERS), N), f"items shape {items.shape}, expected {(len(USERS), N)}"
+    )
+    _require(scores.shape == items.shape, f"scores shape {scores.shape} != items shape")
+    _require(items.dtype == np.int64, f"items dtype {items.dtype}, expected int64")
+    _require(scores.dtype == np.float32, f"scores dtype {scores.dtype}, expected float32")
+
+
+def check_ids_in_range(rec: Any) -> None:
+    """Every id is -1 (padding) or a visible item."""
+    data = _platform()
+    items, _ = _recommend(rec.fit(data))
+    bad = items[(items < -1) | (items >= data.n_items)]
+    _require(bad.size == 0, f"ids outside -1..{data.n_items - 1}: {sorted(set(bad.tolist()))[:5]}")
+
+
+def check_padding_at_end(rec: Any) -> None:
+    """Padding (-1) only after every real recommendation of a row."""
+    items, _ = _recommend(rec.fit(_platform()))
+    for u, row in zip(USERS, items, strict=True):
+        n = len(_shown(row))
+        _require(
+            (row[:n] >= 0).all() and (row[n:] == -1).all(), f"user {u}: holes in {row.tolist()}"
+        )
+
+
+def check_no_duplicates(rec: Any) -> None:
+    """No item twice in one user's list."""
+    items, _ = _recommend(rec.fit(_platform()))
+    for u, row in zip(USERS, items, strict=True):
+        shown = _shown(row)
+        _require(len(set(shown.tolist())) == len(shown), f"user {u} got repeats: {row.tolist()}")
+
+
+def check_no_unavailable(rec: Any) -> None:
+    """Removed items are never recommended."""
+    data = _platform()
+    items, _ = _recommend(rec.fit(data))
+    removed = np.flatnonzero(~data.items.available)
+    hit = np.intersect1d(items, removed)
+    _require(hit.size == 0, f"recommended removed items {hit.tolist()}")
+
+
+def check_no_consumed(rec: Any) -> None:
+    """Items a user already consumed are not recommended (unless ``exclude_consumed=False``)."""
+    if getattr(rec, "exclude_consumed", True) is False:
+        raise SkipCheck("exclude_consumed=False: repeats are allowed by configuration")
+    data = _platform()
+    items, _ = _recommend(rec.fit(data))
+    consumed = data.consumed()
+    for u, row in zip(USERS, items, strict=True):
+        seen = np.intersect1d(_shown(row), consumed[u].indices)
+        _require(seen.size == 0, f"user {u} was recommended consumed items {seen.tolist()}")
+
+
+def check_same_rng_same_output(rec: Any) -> None:
+    """The same generator seed gives the same recommendations."""
+    rec.fit(_platform())
+    a, sa = _recommend(rec, seed=7)
+    b, sb = _recommend(rec, seed=7)
+    _require(np.array_equal(a, b) and np.array_equal(sa, sb), "same rng seed, different output")
+
+
+def check_does_not_mutate_inputs(rec: Any) -> None:
+    """Neither ``fit`` nor ``recommend`` changes the platform data or the users array."""
+    data = _platform()
+    arrays = {
+        "features": data.items.features,
+        "created": data.items.created,
+        "creator": data.items.creator,
+        "score": data.items.score,
+        "available": data.items.available,
+        "log.users": data.log.users,
+        "log.items": data.log.items,
+        "follows": data.follows.toarray(),
+    }
+    before = {k: v.copy() for k, v in arrays.items()}
+    users = USERS.copy()
+    rec.fit(data)
+    rec.recommend(users, N, rng=np.random.default_rng(0))
+    _require(np.array_equal(users, USERS), "recommend() changed the users array")
+    now = {**arrays, "follows": data.follows.toarray()}
+    for key, value in before.items():
+        _require(np.array_equal(now[key], value), f"the platform's {key} was modified")
+
+
+def check_fit_idempotent(rec: Any) -> None:
+    """Fitting twice on the same data gives the same recommendations as fitting once."""
+    data = _platform()
+    once, _ = _recommend(_fresh(rec).fit(data))
+    twice_rec = _fresh(rec).fit(data)
+    twice, _ = _recommend(twice_rec.fit(data))
+    _require(np.array_equal(once, twice), "a second fit on the same data changed the output")
+
+
+def check_empty_log(rec: Any) -> None:
+    """Fits on a platform with no interactions yet and still recommends valid items."""
+    data = _platform()
+    data.log = InteractionLog(data.n_users)
+    items, _ = _recommend(rec.fit(data))
+    _require(items.shape == (len(USERS), N), "bad shape on an empty log")
+    _require(((items >= -1) & (items < data.n_items)).all(), "bad ids on an empty log")
+
+
+def check_cold_start_user(rec: Any) -> None:
+    """A user with no history gets a valid list (ids in range, no repeats, nothing removed)."""
+    data = _platform()
+    keep = data.log.users != 7
+    log = InteractionLog(data.n_users)
+    log.append(data.log.users[keep], data.log.items[keep], 0, data.log.channels[keep])
+    data.log = log
+    items, _ = _recommend(rec.fit(data), users=np.array([7]))
+    shown = _shown(items[0])
+    _require(len(set(shown.tolist())) == len(shown), "cold-start user got repeats")
+    _require(data.items.available[shown].all(), "cold-start user got removed items")
+
+
+def check_batch_consistency(rec: Any) -> None:
+    """Deterministic recommenders give each user the same list alone as in a batch."""
+    if getattr(rec, "stochastic", False):
+        raise SkipCheck("stochastic recommender: per-user lists depend on the batch's draws")
+    rec.fit(_platform())
+    batch, _ = _recommend(rec)
+    for i, u in enumerate(USERS):
+        alone, _ = _recommend(rec, users=np.array([u]))
+        _require(
+            np.array_equal(alone[0], batch[i]), f"user {u}: alone {alone[0]} vs batch {batch[i]}"
+        )
+
+
+def check_observe(rec: Any) -> None:
+    """``observe`` (if defined) takes a step's impressions and clicks; ``recommend`` still works."""
+    observe = getattr(rec, "observe", None)
+    if observe is None:
+        raise SkipCheck("no observe() method (optional)")
+    data = _platform()
+    rec.fit(data)
+    items, _ = _recommend(rec)
+    observe(
+        StepBatch(data=data, users=USERS.copy(), slates=items, clicked=np.array([0, -1, 1, -1]))
+    )
+    after, _ = _recommend(rec)
+    _require(after.shape == items.shape, "recommend() broke after observe()")
+
+
+def _conf_class(rec: Any) -> type | None:
+    module = importlib.import_module(type(rec).__module__)
+    conf = getattr(module, f"{type(rec).__name__}Conf", None)
+    return conf if isinstance(conf, type) and is_dataclass(conf) else None
+
+
+def check_hyperparameters_stored_unchanged(rec: Any) -> None:
+    """Every constructor parameter is stored as an attribute of the same name, unchanged."""
+    params = inspect.signature(type(rec)).parameters
+    fresh = type(rec)(**{k: getattr(rec, k) for k in params if hasattr(rec, k)})
+    for name, p in params.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        _require(hasattr(fresh, name), f"parameter {name!r} is not stored as self.{name}")
+        if p.default is not p.empty:
+            default = type(rec)()
+            _require(getattr(default, name) == p.default, f"self.{name} differs from its default")
+
+
+def check_config_mirrors_constructor(rec: Any) -> None:
+    """``<Class>Conf`` has ``_target_`` and exactly the constructor's parameters and defaults."""
+    conf = _conf_class(rec)
+    if conf is None:
+        raise SkipCheck(f"no {type(rec).__name__}Conf dataclass in {type(rec).__module__}")
+    params = {k: p.default for k, p in inspect.signature(type(rec)).parameters.items()}
+    conf_fields = {f.name: getattr(conf(), f.name) for f in fields(conf)}
+    target = conf_fields.pop("_target_", None)
+    _require(target is not None, "the config has no _target_")
+    _require(
+        set(conf_fields) == set(params),
+        f"config fields {sorted(conf_fields)} != constructor parameters {sorted(params)}",
+    )
+    differ = [k for k in params if conf_fields[k] != params[k]]
+    _require(not differ, f"defaults differ for {differ}")
+
+
+#: Every check, in the order they run.
+CHECKS: tuple[Callable[[Any], None], ...] = (
+    check_protocol,
+    check_fit_returns_self,
+    check_output_shapes_and_dtypes,
+    check_ids_in_range,
+    check_padding_at_end,
+    check_no_duplicates,
+    check_no_unavailable,
+    check_no_consumed,
+    check_same_rng_same_output,
+    check_does_not_mutate_inputs,
+    check_fit_idempotent,
+    check_empty_log,
+    check_cold_start_user,
+    check_batch_consistency,
+    check_observe,
+    check_hyperparameters_stored_unchanged,
+    check_config_mirrors_constructor,
+)
+
+
+def iter_checks(recommender: Any) -> Iterator[tuple[Any, Callable[[Any], None]]]:
+    """Yield ``(fresh recommender, check)`` pairs; classes are built with defaults."""
+    base = recommender() if isinstance(recommender, type) else recommender
+    for check in CHECKS:
+        yield _fresh(base), check
+
+
+def run_check(rec: Any, check: Callable[[Any], None]) -> CheckResult:
+    """Run one check and capture its outcome (an unexpected exception is a failure)."""
+    try:
+        check(rec)
+    except SkipCheck as exc:
+        return CheckResult(check.__name__, "skip", str(exc))
+    except AssertionError as exc:
+        return CheckResult(check.__name__, "fail", str(exc) or "assertion failed")
+    except Exception as exc:
+        return CheckResult(check.__name__, "fail", f"{type(exc).__name__}: {exc}")
+    return CheckResult(check.__name__, "pass")
+
+
+def check_recommender(recommender: Any) -> list[CheckResult]:
+    """Run the whole conformance suite on a recommender instance or class.
+
+    Parameters
+    ----------
+    recommender : object or type
+        An instance (deep-copied for each check) or a class (built with defaults).
+
+    Returns
+    -------
+    list of CheckResult
+        One per check in :data:`CHECKS`.
+
+    Examples
+    --------
+    >>> from ampaudit.recommenders import PopularityRecommender
+    >>> results = check_recommender(PopularityRecommender)
+    >>> all(r.passed for r in results), len(results) == len(CHECKS)
+    (True, True)
+    """
+    return [run_check(rec, check) for rec, check in iter_checks(recommender)]
