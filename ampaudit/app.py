@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ampaudit.config import RunConf, register_configs, validate
 from ampaudit.core.errors import ConfigError
+from ampaudit.recommenders.remote import RemoteRecommenderError
 
 __all__ = ["main"]
 
@@ -35,7 +36,7 @@ def run_from_config(cfg: DictConfig) -> Any:
     try:
         conf: RunConf = OmegaConf.to_object(cfg)  # type: ignore[assignment]
         validate(conf)
-    except ConfigError as exc:
+    except (ConfigError, RemoteRecommenderError) as exc:
         _fail(str(exc))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
@@ -44,20 +45,25 @@ def run_from_config(cfg: DictConfig) -> Any:
         tracker = MlflowTracker(conf.tracking.uri, conf.tracking.experiment)
     a = conf.audit
     total = 2 * a.replicates * a.n_steps
-    with tqdm(
-        total=total,
-        desc="audit",
-        unit="step",
-        disable=None if a.progress else True,
-        file=sys.stderr,
-    ) as bar:
-        result = run_audit(
-            conf,
-            tracker=tracker,
-            params=flatten({str(k): v for k, v in resolved.items()}),
-            config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
-            progress=bar.update,
-        )
+    try:
+        with tqdm(
+            total=total,
+            desc="audit",
+            unit="step",
+            disable=None if a.progress else True,
+            file=sys.stderr,
+        ) as bar:
+            result = run_audit(
+                conf,
+                tracker=tracker,
+                params=flatten({str(k): v for k, v in resolved.items()}),
+                config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+                progress=bar.update,
+            )
+    except RemoteRecommenderError as exc:
+        # the runs are already marked FAILED; one line says why
+        print(f"ampaudit: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(summary_table(result, confidence=a.confidence, n_steps=a.n_steps))
     if tracker is not None:
         print(

@@ -305,7 +305,8 @@ CHECKS: tuple[Callable[[Any], None], ...] = (
 
 def iter_checks(recommender: Any) -> Iterator[tuple[Any, Callable[[Any], None]]]:
     """Yield ``(fresh recommender, check)`` pairs; classes are built with defaults."""
-    base = recommender() if isinstance(recommender, type) else recommender
+    factory = isinstance(recommender, type) or not hasattr(recommender, "fit")
+    base = recommender() if factory else recommender
     for check in CHECKS:
         yield _fresh(base), check
 
@@ -328,8 +329,9 @@ def check_recommender(recommender: Any) -> list[CheckResult]:
 
     Parameters
     ----------
-    recommender : object or type
-        An instance (deep-copied for each check) or a class (built with defaults).
+    recommender : object, type or callable
+        An instance (deep-copied for each check), or a class or factory called with
+        no arguments.
 
     Returns
     -------

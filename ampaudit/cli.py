@@ -21,6 +21,9 @@ commands:
   check-recommender TARGET
                        run the conformance suite on a recommender: a built-in name, an
                        installed plugin name, or an import path (package.module:Class)
+  serve-stub --recommender NAME [--port N]
+                       serve a built-in recommender over the HTTP protocol on 127.0.0.1
+                       (the reference implementation of a platform's service)
   ui [--port N]        open the MLflow UI on the local store (sqlite:///mlflow.db)
 """
 
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "check-recommender":
         return check_command(rest)
+    if command == "serve-stub":
+        return serve_command(rest)
     if command == "ui":
         parser = argparse.ArgumentParser(prog="ampaudit ui")
         parser.add_argument("--port", type=int, default=5000)
@@ -61,6 +66,34 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"ampaudit: error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
+
+
+def serve_command(args: list[str]) -> int:
+    """``ampaudit serve-stub``: serve a recommender until interrupted."""
+    parser = argparse.ArgumentParser(prog="ampaudit serve-stub")
+    parser.add_argument("--recommender", required=True, help="built-in, plugin or import path")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    ns = parser.parse_args(args)
+    from ampaudit.core.errors import ConfigError
+    from ampaudit.plugins import resolve_recommender
+    from ampaudit.recommenders.stub_server import RecommenderService, make_server
+
+    try:
+        recommender = resolve_recommender(ns.recommender)()
+    except ConfigError as exc:
+        print(f"ampaudit: error: {exc}", file=sys.stderr)
+        return 2
+    server = make_server(RecommenderService(recommender, ns.recommender), ns.host, ns.port)
+    host, port = server.server_address[:2]
+    print(f"serving {ns.recommender} on http://{host}:{port} (ampaudit-recommender/1)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 def check_command(args: list[str]) -> int:

@@ -33,7 +33,8 @@ def resolve_recommender(target: str) -> Any:
     """Return the recommender class (or factory) that ``target`` names.
 
     ``target`` is a built-in name (``popularity``), an installed plugin's entry-point
-    name, or an import path (``package.module:Class`` or ``package.module.Class``).
+    name, an import path (``package.module:Class`` or ``package.module.Class``), or
+    the URL of a recommender service (an adapter factory is returned).
 
     Raises
     ------
@@ -42,6 +43,12 @@ def resolve_recommender(target: str) -> Any:
     """
     if target in REGISTRY:
         return REGISTRY[target]
+    if target.startswith(("http://", "https://")):
+        from functools import partial
+
+        from ampaudit.recommenders import RemoteRecommender
+
+        return partial(RemoteRecommender, url=target)
     plugins = installed_plugins()
     if target in plugins:
         return plugins[target].load()

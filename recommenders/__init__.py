@@ -1,7 +1,8 @@
 """Recommender algorithms (import as ``ampaudit.recommenders``).
 
 Every recommender follows :class:`ampaudit.core.Recommender`. :data:`REGISTRY` maps
-config names to classes; :data:`CONFS` maps them to their Hydra config dataclasses.
+the self-contained built-ins' config names to classes; :data:`CONFS` maps config
+names (those and ``remote``) to their Hydra config dataclasses.
 """
 
 from .bandit import BanditRecommender, BanditRecommenderConf
@@ -23,6 +24,7 @@ from .knn import (
     UserKNNRecommenderConf,
 )
 from .mf import MFRecommender, MFRecommenderConf
+from .remote import RemoteRecommender, RemoteRecommenderConf, RemoteRecommenderError
 from .social import SocialRecommender, SocialRecommenderConf
 
 __all__ = [
@@ -44,6 +46,9 @@ __all__ = [
     "PopularityRecommenderConf",
     "RandomRecommender",
     "RandomRecommenderConf",
+    "RemoteRecommender",
+    "RemoteRecommenderConf",
+    "RemoteRecommenderError",
     "ScoringRecommender",
     "SocialRecommender",
     "SocialRecommenderConf",
@@ -75,4 +80,6 @@ CONFS = {
     "bandit": BanditRecommenderConf,
     "social": SocialRecommenderConf,
     "ideal": IdealRecommenderConf,
+    # not in REGISTRY: it needs a running service (ampaudit serve-stub, or the platform's)
+    "remote": RemoteRecommenderConf,
 }

@@ -1,0 +1,153 @@
+"""Black-box audits over HTTP: a real service process on loopback, and hostile ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ampaudit.recommenders import CONFS, RemoteRecommender, RemoteRecommenderConf
+from mlflow.tracking import MlflowClient
+
+from ampaudit.audit import run_audit
+from ampaudit.checks import check_recommender
+from ampaudit.config import validate
+
+from .conftest import small_run_conf
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def _start(args):
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    url = line.split(" on ")[-1].split()[0] if " on " in line else line.strip()
+    if not url.startswith("http://127.0.0.1:"):
+        proc.kill()
+        raise RuntimeError(f"service did not start: {line!r}")
+    return proc, url
+
+
+@pytest.fixture
+def stub():
+    procs = []
+
+    def start(name):
+        proc, url = _start(
+            [
+                sys.executable,
+                "-m",
+                "ampaudit.cli",
+                "serve-stub",
+                "--recommender",
+                name,
+                "--port",
+                "0",
+            ]
+        )
+        procs.append(proc)
+        return url
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("name", ["popularity", "random", "bandit"])
+def test_remote_audit_is_identical_to_in_process(stub, name):
+    url = stub(name)
+    local = small_run_conf(name)
+    remote = small_run_conf(name)
+    remote.recommender = RemoteRecommenderConf(url=url, timeout_s=10)
+    validate(remote)
+    a, b = run_audit(local), run_audit(remote)
+    assert [r.final for r in a.runs] == [r.final for r in b.runs]
+
+
+def test_conformance_suite_over_http(stub):
+    results = check_recommender(RemoteRecommender(url=stub("item_knn")))
+    assert all(r.passed for r in results), [r for r in results if not r.passed]
+
+
+def test_related_over_http(stub):
+    from ampaudit.recommenders.testing import toy_platform
+
+    rec = RemoteRecommender(url=stub("item_knn")).fit(toy_platform(n_users=6, n_items=10))
+    related = rec.related([0, 1], 3)
+    assert related.shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("garbage", "sent invalid JSON"),
+        ("out_of_range", "sent item ids outside"),
+        ("stall", "did not answer after 2 attempts"),
+        ("drop", "did not answer after 2 attempts"),
+    ],
+)
+def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, expected):
+    proc, url = _start([sys.executable, str(PLUGINS / "faulty_stub.py"), mode])
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ampaudit.cli",
+                "run",
+                "recommender=remote",
+                f"recommender.url={url}",
+                "recommender.timeout_s=1",
+                "recommender.retries=1",
+                "world=small",
+                "audit.n_steps=3",
+                "audit.replicates=1",
+                "audit.progress=false",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert run.returncode == 1
+    assert f"ampaudit: error: remote recommender at {url}" in run.stderr
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("ampaudit").experiment_id])
+    assert runs
+    assert {r.info.status for r in runs} == {"FAILED"}
+
+
+def test_unreachable_service_fails_before_any_run(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ampaudit.cli",
+            "run",
+            "recommender=remote",
+            "recommender.url=http://127.0.0.1:9",
+            "recommender.timeout_s=1",
+            "recommender.retries=0",
+            "world=small",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "did not answer after 1 attempts" in run.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_remote_conf_is_registered():
+    assert CONFS["remote"] is RemoteRecommenderConf
