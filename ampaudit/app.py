@@ -44,6 +44,9 @@ def run_from_config(cfg: DictConfig) -> Any:
     if conf.tracking.enabled:
         tracker = MlflowTracker(conf.tracking.uri, conf.tracking.experiment)
     a = conf.audit
+    params = flatten({str(k): v for k, v in resolved.items()})
+    if a.mode == "sock_puppet":
+        return _sock_puppets(conf, tracker, params)
     total = 2 * a.replicates * a.n_steps
     try:
         with tqdm(
@@ -56,7 +59,7 @@ def run_from_config(cfg: DictConfig) -> Any:
             result = run_audit(
                 conf,
                 tracker=tracker,
-                params=flatten({str(k): v for k, v in resolved.items()}),
+                params=params,
                 config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
                 progress=bar.update,
             )
@@ -71,6 +74,40 @@ def run_from_config(cfg: DictConfig) -> Any:
             f"parent run={result.parent_run_id}"
         )
     print(f"Seed entropy {result.entropy}: add seed={result.entropy} to re-run exactly.")
+    return result
+
+
+def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
+    from ampaudit import __version__
+    from ampaudit.audit import recommender_name
+    from ampaudit.config import make_recommender
+    from ampaudit.core.seeding import draw_entropy
+    from ampaudit.sockpuppet import run_sock_puppets, sock_table
+
+    entropy = conf.seed if conf.seed is not None else draw_entropy()
+    tags = {
+        "recommender": recommender_name(conf.recommender),
+        "mode": "sock_puppet",
+        "seed_entropy": str(entropy),
+        "ampaudit_version": __version__,
+    }
+    try:
+        result = run_sock_puppets(
+            conf,
+            make_recommender=lambda: make_recommender(conf.recommender),
+            entropy=entropy,
+            tracker=tracker,
+            params=params,
+            tags=tags,
+        )
+    except RemoteRecommenderError as exc:
+        print(f"ampaudit: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"Sock-puppet audit of {tags['recommender']}\n")
+    print(sock_table(result))
+    if tracker is not None:
+        print(f"\nMLflow: {tracker.uri}  parent run={result.parent_run_id}")
+    print(f"Seed entropy {entropy}: add seed={entropy} to re-run exactly.")
     return result
 
 

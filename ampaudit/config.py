@@ -16,8 +16,12 @@ from omegaconf import MISSING
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.recommenders import CONFS, REGISTRY
 from ampaudit.simulations import BehaviorConf, GraphConf, WorldConf
+from ampaudit.sockpuppet import SockPuppetConf
 
 __all__ = ["AuditSection", "RunConf", "TrackingConf", "register_configs", "validate"]
+
+#: Audit modes.
+MODES = ("compare", "sock_puppet")
 
 #: Named control baselines: any built-in recommender, or ``none`` (no feed).
 CONTROLS = ("none", *REGISTRY)
@@ -43,6 +47,11 @@ class AuditSection:
         Level of the confidence intervals over replicates.
     progress : bool, default=True
         Show a progress bar on a terminal.
+    mode : {"compare", "sock_puppet"}, default="compare"
+        ``compare`` runs control and treatment arms on a population;
+        ``sock_puppet`` walks scripted accounts through the recommender.
+    sock_puppet : SockPuppetConf
+        Settings of the sock-puppet mode.
     """
 
     n_steps: int = 100
@@ -52,6 +61,8 @@ class AuditSection:
     n_candidates: int = 20
     confidence: float = 0.95
     progress: bool = True
+    mode: str = "compare"
+    sock_puppet: SockPuppetConf = field(default_factory=SockPuppetConf)
 
 
 @dataclass
@@ -113,6 +124,10 @@ def validate(conf: RunConf) -> None:
     check_range("audit.slate_size", a.slate_size, low=1, high=conf.world.n_items)
     check_range("audit.n_candidates", a.n_candidates, low=a.slate_size)
     check_range("audit.confidence", a.confidence, low=0, high=1, low_open=True, high_open=True)
+    if a.mode not in MODES:
+        raise ConfigError("audit.mode", a.mode, f"one of {', '.join(MODES)}")
+    if a.mode == "sock_puppet":
+        a.sock_puppet.validate()
     if a.control not in CONTROLS:
         raise ConfigError("audit.control", a.control, f"one of {', '.join(CONTROLS)}")
     if conf.seed is not None:
