@@ -5,6 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from ampaudit.simulations.graphs import GRAPH_KINDS, GraphConf, build_graph
 
 from ampaudit.core.errors import ConfigError
@@ -54,3 +55,22 @@ def test_file_graph_errors_are_clear(tmp_path):
     bad.write_text("0 99\n")
     with pytest.raises(ConfigError, match=r"node ids in 0\.\.9"):
         build_graph(GraphConf(kind="file", path=str(bad)), 10, rng=np.random.default_rng(0))
+
+
+def test_sbm_edge_counts_match_the_block_probabilities():
+    from ampaudit.simulations.graphs import _sample_sbm
+
+    sizes = np.array([300, 200])
+    p = np.array([[0.05, 0.01], [0.01, 0.08]])
+    counts = []
+    for seed in range(20):
+        adj = _sample_sbm(sizes, p, np.random.default_rng(seed))
+        upper = sp.triu(adj, k=1).tocoo()
+        block = (upper.row >= 300).astype(int), (upper.col >= 300).astype(int)
+        counts.append(
+            [((block[0] == a) & (block[1] == b)).sum() for a, b in [(0, 0), (0, 1), (1, 1)]]
+        )
+    mean = np.mean(counts, axis=0)
+    expected = np.array([300 * 299 / 2 * 0.05, 300 * 200 * 0.01, 200 * 199 / 2 * 0.08])
+    sd = np.sqrt(expected / 20)  # binomial ≈ Poisson spread of a 20-run mean
+    assert np.all(np.abs(mean - expected) < 5 * sd)
