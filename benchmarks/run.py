@@ -73,6 +73,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ampaudit.recommenders import ContentRecommender, MFRecommender
@@ -241,6 +242,102 @@ def w3() -> Result:
     return run_audit(conf, rec, n_steps=100, dims=rec.factors)
 
 
+def _w3_world(n_steps: int) -> Any:
+    conf = WorldConf(
+        n_users=100_000,
+        n_items=10_000,
+        new_items_per_step=0,
+        n_dims=16,
+        n_creators=1_000,
+        activity_mean=0.1,
+    )
+    world_rng = np.random.default_rng(SEEDS[0])
+    return build_world(conf, GraphConf(), n_steps=n_steps, rng=world_rng)
+
+
+def _timed_run(world: Any, recommender: Any, n_steps: int) -> tuple[float, Any]:
+    _, behavior_seed, rec_seed = SEEDS
+    model = AuditModel(
+        world,
+        recommender,
+        behavior=BehaviorConf(),
+        n_steps=n_steps,
+        slate_size=10,
+        n_candidates=10,
+        rng=np.random.default_rng(behavior_seed),
+        recommender_rng=np.random.default_rng(rec_seed),
+    )
+    t0 = time.perf_counter()
+    trace = model.run()
+    return time.perf_counter() - t0, trace
+
+
+def w3_recommenders(n_steps: int = 10) -> list[str]:
+    """Per-recommender step time on W3 shapes (one shared world, ``n_steps`` steps each).
+
+    Refits happen at each recommender's own ``retrain_every`` (mf: every 10 steps,
+    so one refit is inside the window); the initial fit is set-up.
+    """
+    from ampaudit.recommenders import REGISTRY
+
+    world = _w3_world(n_steps)
+    lines = []
+    for name, cls in REGISTRY.items():
+        sim_s, trace = _timed_run(world, cls(), n_steps)
+        lines.append(
+            f"W3rec name={name} step_s={sim_s / n_steps:.3f} "
+            f"feed_users={float(np.mean(trace.n_feed)):.0f}"
+        )
+    return lines
+
+
+def http_overhead(n_steps: int = 10) -> list[str]:
+    """The remote adapter's cost: popularity in-process vs. through ``serve-stub``.
+
+    100,000 users, 10% active (10,000 active users per step), 10,000 items; the
+    service runs in its own process on 127.0.0.1, so serialisation, transport and
+    validation are all counted.
+    """
+    from ampaudit.recommenders import PopularityRecommender, RemoteRecommender
+
+    world = _w3_world(n_steps)
+    local_s, local = _timed_run(world, PopularityRecommender(), n_steps)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ampaudit.cli",
+            "serve-stub",
+            "--recommender",
+            "popularity",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = proc.stdout.readline().split(" on ")[1].split()[0]  # type: ignore[union-attr]
+        remote_s, remote = _timed_run(world, RemoteRecommender(url=url, timeout_s=120), n_steps)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    same = np.array_equal(local.rec_slots, remote.rec_slots)
+    active = float(np.mean(local.n_active))
+    return [
+        f"HTTP inproc_step_s={local_s / n_steps:.3f} remote_step_s={remote_s / n_steps:.3f} "
+        f"overhead_pct={100 * (remote_s / local_s - 1):.0f} active_users={active:.0f} "
+        f"identical={same}"
+    ]
+
+
+#: Multi-line reports: name → function returning the lines (run in their own process).
+REPORTS: dict[str, Callable[[], list[str]]] = {
+    "W3rec": w3_recommenders,
+    "HTTP": http_overhead,
+}
+
+
 #: Workload name → function; the function runs the workload in the current process.
 WORKLOADS: dict[str, Callable[[], Result]] = {
     "W1": w1,
@@ -272,6 +369,9 @@ def run_one(name: str, repeat: int = 1) -> str:
 
     The best ``sim_s`` and the best ``kernel_s`` over the repeats are reported.
     """
+    if name in REPORTS:
+        lines = REPORTS[name]()
+        return "\n".join([*lines, f"{name} peak_mb={peak_mb():.0f}"])
     results = [WORKLOADS[name]() for _ in range(max(1, repeat))]
     best = Result(sim_s=min(r.sim_s for r in results), kernel_s=min(r.kernel_s for r in results))
     return format_line(name, best, peak_mb())
@@ -303,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
         description="Time ampaudit simulations against their bare scoring kernels.",
-        epilog=f"workloads: {', '.join(WORKLOADS)}",
+        epilog=f"workloads: {', '.join([*WORKLOADS, *REPORTS])}",
     )
     parser.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="names to run")
     parser.add_argument(
@@ -322,16 +422,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
 
     if args.list:
-        for name, fn in WORKLOADS.items():
-            print(f"{name}\t{(fn.__doc__ or '').strip()}")
+        for name, fn in [*WORKLOADS.items(), *REPORTS.items()]:
+            print(f"{name}\t{(fn.__doc__ or '').strip().splitlines()[0]}")
         return 0
     names = [args.one] if args.one else args.workloads
     if not names:
-        parser.error(f"name at least one workload (available: {', '.join(WORKLOADS)})")
-    unknown = [n for n in names if n not in WORKLOADS]
+        parser.error(f"name at least one workload (available: {', '.join([*WORKLOADS, *REPORTS])})")
+    unknown = [n for n in names if n not in WORKLOADS and n not in REPORTS]
     if unknown:
         parser.error(
-            f"unknown workload(s): {', '.join(unknown)} (available: {', '.join(WORKLOADS)})"
+            f"unknown workload(s): {', '.join(unknown)} "
+            f"(available: {', '.join([*WORKLOADS, *REPORTS])})"
         )
     logging.getLogger("MESA").setLevel(logging.WARNING)
     if args.one:
