@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ampaudit import __version__
-from ampaudit.config import RunConf, make_recommender
+from ampaudit.config import RunConf, make_people, make_recommender
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.seeding import draw_entropy, replicate_streams
 from ampaudit.core.trace import Trace
@@ -216,6 +216,7 @@ def run_audit(
                     # both arms draw from the same recommender stream: an audit of a
                     # recommender against itself gives identical arms
                     recommender_rng=np.random.default_rng(streams["recommender"]),
+                    people=make_people(conf.people),
                 )
                 traces[arm] = model.run(progress)
                 runs[arm] = ArmRun(

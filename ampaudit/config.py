@@ -14,7 +14,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from ampaudit.core.errors import ConfigError, check_range
-from ampaudit.recommenders import CONFS, REGISTRY
+from ampaudit.recommenders import CONFS, REGISTRY, PeopleRecommenderConf
 from ampaudit.simulations import BehaviorConf, GraphConf, WorldConf
 from ampaudit.sockpuppet import SockPuppetConf
 
@@ -93,6 +93,7 @@ class RunConf:
     graph: GraphConf = field(default_factory=GraphConf)
     behavior: BehaviorConf = field(default_factory=BehaviorConf)
     recommender: Any = MISSING
+    people: PeopleRecommenderConf = field(default_factory=PeopleRecommenderConf)
     interventions: list[Any] = field(default_factory=list)
     audit: AuditSection = field(default_factory=AuditSection)
     tracking: TrackingConf = field(default_factory=TrackingConf)
@@ -136,7 +137,17 @@ def validate(conf: RunConf) -> None:
         raise ConfigError(
             "interventions", conf.interventions, "[] (interventions are not built yet)"
         )
+    make_people(conf.people)
     make_recommender(conf.recommender, dry_run=True)
+
+
+def make_people(spec: Any) -> Any:
+    """The people recommender of ``spec``, or ``None`` for plain graph neighbours."""
+    from hydra.utils import instantiate
+
+    people = instantiate(spec)
+    people.check_params()
+    return None if people.mode == "graph" else people
 
 
 def make_recommender(spec: Any, *, dry_run: bool = False) -> Any:

@@ -24,6 +24,7 @@ from .knn import (
     UserKNNRecommenderConf,
 )
 from .mf import MFRecommender, MFRecommenderConf
+from .people import PeopleRecommender, PeopleRecommenderConf
 from .remote import RemoteRecommender, RemoteRecommenderConf, RemoteRecommenderError
 from .social import SocialRecommender, SocialRecommenderConf
 
@@ -42,6 +43,8 @@ __all__ = [
     "ItemKNNRecommenderConf",
     "MFRecommender",
     "MFRecommenderConf",
+    "PeopleRecommender",
+    "PeopleRecommenderConf",
     "PopularityRecommender",
     "PopularityRecommenderConf",
     "RandomRecommender",

@@ -124,6 +124,9 @@ class AuditModel(mesa.Model):
         Each step draws a fixed number of variates from it, whatever the arm does.
     recommender_rng : numpy.random.Generator
         Stream handed to the recommender.
+    people : PeopleRecommender, optional
+        Picks social-influence partners (``peers(users, data, rng=...)``); by
+        default a uniformly random graph neighbour.
     interventions : sequence, default=()
         Objects with any of the hooks ``on_catalog(model)``,
         ``on_candidates(model, users, items, scores) -> (items, scores)``,
@@ -144,6 +147,7 @@ class AuditModel(mesa.Model):
         rng: np.random.Generator,
         recommender_rng: np.random.Generator,
         interventions: Sequence[Any] = (),
+        people: Any = None,
     ) -> None:
         super().__init__(rng=rng)
         self.world = world
@@ -154,6 +158,7 @@ class AuditModel(mesa.Model):
         self.n_candidates = max(n_candidates, slate_size)
         self.recommender_rng = recommender_rng
         self.interventions = list(interventions)
+        self.people = people
         self.population, self.catalog = world.fresh_arm_state()
         self.log = InteractionLog(world.n_users, capacity=max(1024, world.n_users))
         self.trace = Trace.empty(
@@ -319,7 +324,10 @@ class AuditModel(mesa.Model):
         content_drift(pop, c_users, cat.extremity[c_items], conf.drift_rate)
         taste_drift(pop, c_users, cat.topics[c_items], conf.taste_rate)
         meets = social_u[:, 0] < conf.p_social
-        peers = _random_member(self._adj_indptr, self._adj_indices, active, social_u[:, 1])
+        if self.people is None:
+            peers = _random_member(self._adj_indptr, self._adj_indices, active, social_u[:, 1])
+        else:
+            peers = self.people.peers(active, self.platform_data(), rng=rng)
         social_influence(pop, active, np.where(meets, peers, -1), conf.social_rate)
         anchor(pop, active, conf.anchoring)
 
