@@ -245,6 +245,23 @@ def check_observe(rec: Any) -> None:
     _require(after.shape == items.shape, "recommend() broke after observe()")
 
 
+def check_related(rec: Any) -> None:
+    """``related`` (if defined) gives ``n`` valid, distinct ids per item, never the item itself."""
+    related = getattr(rec, "related", None)
+    if related is None:
+        raise SkipCheck("no related() method (optional)")
+    data = _platform()
+    rec.fit(data)
+    items = np.array([0, 5, 9])
+    lists = related(items, 4)
+    _require(np.shape(lists) == (3, 4), f"related() shape {np.shape(lists)}, expected (3, 4)")
+    for item, row in zip(items, np.asarray(lists), strict=True):
+        shown = _shown(row)
+        _require(((row >= -1) & (row < data.n_items)).all(), f"item {item}: ids out of range")
+        _require(len(set(shown.tolist())) == len(shown), f"item {item}: repeats {row.tolist()}")
+        _require(item not in shown, f"item {item} is related to itself")
+
+
 def _conf_class(rec: Any) -> type | None:
     module = importlib.import_module(type(rec).__module__)
     conf = getattr(module, f"{type(rec).__name__}Conf", None)
@@ -298,6 +315,7 @@ CHECKS: tuple[Callable[[Any], None], ...] = (
     check_cold_start_user,
     check_batch_consistency,
     check_observe,
+    check_related,
     check_hyperparameters_stored_unchanged,
     check_config_mirrors_constructor,
 )

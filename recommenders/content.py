@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ampaudit.core.platform import InteractionLog, PlatformData
+from ampaudit.core.ranking import related_by_similarity
 from ampaudit.core.sparse import count_matrix
 
 from .base import ScoringRecommender, ScoringRecommenderConf
@@ -67,6 +68,10 @@ class ContentRecommender(ScoringRecommender):
         if has.any():
             profiles[~has] = profiles[has].mean(axis=0)
         self.profiles_ = profiles
+
+    def related(self, items: np.ndarray, n: int) -> np.ndarray:
+        """Watch-next lists: the items closest in topic to each of ``items``."""
+        return related_by_similarity(self.data_.items.features, items, n)
 
     def _score(self, users, data, rng):
         features = data.items.features

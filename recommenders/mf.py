@@ -9,6 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from ampaudit.core.errors import check_range
 from ampaudit.core.platform import PlatformData, StepBatch
+from ampaudit.core.ranking import related_by_similarity
 
 from .base import ScoringRecommender, ScoringRecommenderConf
 
@@ -120,6 +121,10 @@ class MFRecommender(ScoringRecommender):
         super().observe(batch)
         if not self.has_data_ and len(batch.data.log) > 0:
             self.fit(batch.data)
+
+    def related(self, items: np.ndarray, n: int) -> np.ndarray:
+        """Watch-next lists: the items closest in latent space to each of ``items``."""
+        return related_by_similarity(self.item_factors_, items, n)
 
     def _score(self, users, data, rng):
         n_fit = min(len(self.item_factors_), data.n_items)

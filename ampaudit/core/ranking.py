@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["chunk_rows", "mask_consumed", "top_n", "top_n_chunked"]
+__all__ = ["chunk_rows", "mask_consumed", "related_by_similarity", "top_n", "top_n_chunked"]
 
 #: Default memory budget for one dense score chunk, in bytes.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
@@ -148,3 +148,32 @@ def top_n_chunked(
         out_items[start : start + len(chunk)] = items
         out_scores[start : start + len(chunk)] = scores
     return out_items, out_scores
+
+
+def related_by_similarity(vectors: np.ndarray, items: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` items most cosine-similar to each of ``items`` (never the item itself).
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n_items, n_dims)
+        Item representations (topic vectors, latent factors).
+    items : ndarray of shape (m,)
+    n : int
+
+    Returns
+    -------
+    ndarray of shape (m, n)
+        int64 ids, best first, -1 padded.
+
+    Examples
+    --------
+    >>> v = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    >>> related_by_similarity(v, np.array([0, 2]), 1).tolist()
+    [[1], [1]]
+    """
+    items = np.asarray(items, dtype=np.int64)
+    norms = np.linalg.norm(vectors, axis=1)
+    unit = np.divide(vectors, norms[:, None], out=np.zeros_like(vectors), where=norms[:, None] > 0)
+    sim = (unit[items] @ unit.T).astype(np.float32)
+    sim[np.arange(len(items)), items] = -np.inf
+    return top_n(sim, n)[0]
