@@ -239,9 +239,7 @@ def run_audit(
             open_runs.clear()
     except BaseException as exc:
         if tracker is not None:
-            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            for run_id in reversed(open_runs):
-                tracker.end_quietly(run_id, status)
+            tracker.end_after_error(open_runs, exc)
         raise
     return result
 

@@ -288,9 +288,7 @@ def run_sock_puppets(
             open_runs.clear()
     except BaseException as exc:
         if tracker is not None:
-            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            for run_id in reversed(open_runs):
-                tracker.end_quietly(run_id, status)
+            tracker.end_after_error(open_runs, exc)
         raise
     return SockPuppetResult(
         rec_mix={k_: np.stack(v) for k_, v in rec_mix.items()},

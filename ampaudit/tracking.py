@@ -169,6 +169,12 @@ class MlflowTracker:
         """Terminate a run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
         self.client.set_terminated(run_id, status=status)
 
+    def end_after_error(self, run_ids: list[str], exc: BaseException) -> None:
+        """Mark the still-open ``run_ids`` KILLED (on Ctrl-C) or FAILED, innermost first."""
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        for run_id in reversed(run_ids):
+            self.end_quietly(run_id, status)
+
     def end_quietly(self, run_id: str, status: str) -> None:
         """Terminate a run while handling another error: never raise from here."""
         # the error being handled is the one to report, not a failure to record it

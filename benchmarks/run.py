@@ -228,31 +228,26 @@ def w1x() -> Result:
     return w1(exclude_consumed=True)
 
 
+#: The W3 world: 100k users × 10k items × 16 dims, 10% active, 1k creators, no new items.
+W3_WORLD = WorldConf(
+    n_users=100_000,
+    n_items=10_000,
+    new_items_per_step=0,
+    n_dims=16,
+    n_creators=1_000,
+    activity_mean=0.1,
+)
+
+
 def w3() -> Result:
     """100k users × 10k items, 100 steps, 10% active, ALS (32 factors) every 10 steps."""
-    conf = WorldConf(
-        n_users=100_000,
-        n_items=10_000,
-        new_items_per_step=0,
-        n_dims=16,
-        n_creators=1_000,
-        activity_mean=0.1,
-    )
     rec = MFRecommender(factors=32, retrain_every=10)
-    return run_audit(conf, rec, n_steps=100, dims=rec.factors)
+    return run_audit(W3_WORLD, rec, n_steps=100, dims=rec.factors)
 
 
 def _w3_world(n_steps: int) -> Any:
-    conf = WorldConf(
-        n_users=100_000,
-        n_items=10_000,
-        new_items_per_step=0,
-        n_dims=16,
-        n_creators=1_000,
-        activity_mean=0.1,
-    )
     world_rng = np.random.default_rng(SEEDS[0])
-    return build_world(conf, GraphConf(), n_steps=n_steps, rng=world_rng)
+    return build_world(W3_WORLD, GraphConf(), n_steps=n_steps, rng=world_rng)
 
 
 def _timed_run(world: Any, recommender: Any, n_steps: int) -> tuple[float, Any]:

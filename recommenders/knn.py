@@ -51,7 +51,30 @@ def cosine_knn(rows: sp.csr_matrix, k: int, *, num_threads: int = 0) -> sp.csr_m
     return sp.csr_matrix(model.similarity, dtype=np.float32)
 
 
-class ItemKNNRecommender(ScoringRecommender):
+class _CosineKNN(ScoringRecommender):
+    """Shared hyper-parameters of the two neighbourhood methods."""
+
+    def __init__(
+        self,
+        *,
+        k: int = 50,
+        num_threads: int = 0,
+        retrain_every: int = 5,
+        exclude_consumed: bool = True,
+        chunk_bytes: int = 64 * 2**20,
+    ) -> None:
+        super().__init__(
+            retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes
+        )
+        self.k = k
+        self.num_threads = num_threads
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_range(f"{type(self).__name__}.k", self.k, low=1)
+
+
+class ItemKNNRecommender(_CosineKNN):
     """Item-based collaborative filtering with cosine similarity.
 
     A user's score for item ``j`` is the sum of ``j``'s similarity to the items
@@ -77,23 +100,7 @@ class ItemKNNRecommender(ScoringRecommender):
        recommendation algorithms. WWW, 285-295.
     """
 
-    def __init__(
-        self,
-        *,
-        k: int = 50,
-        num_threads: int = 0,
-        retrain_every: int = 5,
-        exclude_consumed: bool = True,
-        chunk_bytes: int = 64 * 2**20,
-    ) -> None:
-        super().__init__(
-            retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes
-        )
-        self.k = k
-        self.num_threads = num_threads
-
     def _fit(self, data: PlatformData) -> None:
-        check_range("ItemKNNRecommender.k", self.k, low=1)
         self.similarity_ = cosine_knn(data.consumed(), self.k, num_threads=self.num_threads)
 
     def _score(self, users, data, rng):
@@ -118,7 +125,7 @@ class ItemKNNRecommender(ScoringRecommender):
         return top_n(sim, n)[0]
 
 
-class UserKNNRecommender(ScoringRecommender):
+class UserKNNRecommender(_CosineKNN):
     """User-based collaborative filtering with cosine similarity.
 
     A user's score for item ``j`` is the similarity-weighted count of their
@@ -143,23 +150,7 @@ class UserKNNRecommender(ScoringRecommender):
        performing collaborative filtering. SIGIR, 230-237.
     """
 
-    def __init__(
-        self,
-        *,
-        k: int = 50,
-        num_threads: int = 0,
-        retrain_every: int = 5,
-        exclude_consumed: bool = True,
-        chunk_bytes: int = 64 * 2**20,
-    ) -> None:
-        super().__init__(
-            retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes
-        )
-        self.k = k
-        self.num_threads = num_threads
-
     def _fit(self, data: PlatformData) -> None:
-        check_range("UserKNNRecommender.k", self.k, low=1)
         consumed = data.consumed()
         self.neighbours_ = cosine_knn(consumed.T.tocsr(), self.k, num_threads=self.num_threads)
         self.consumed_ = consumed
@@ -172,20 +163,21 @@ class UserKNNRecommender(ScoringRecommender):
 
 
 @dataclass
-class ItemKNNRecommenderConf(ScoringRecommenderConf):
-    """Hydra config of :class:`ItemKNNRecommender`."""
-
-    _target_: str = "ampaudit.recommenders.ItemKNNRecommender"
+class _CosineKNNConf(ScoringRecommenderConf):
     k: int = 50
     num_threads: int = 0
     retrain_every: int = 5
 
 
 @dataclass
-class UserKNNRecommenderConf(ScoringRecommenderConf):
+class ItemKNNRecommenderConf(_CosineKNNConf):
+    """Hydra config of :class:`ItemKNNRecommender`."""
+
+    _target_: str = "ampaudit.recommenders.ItemKNNRecommender"
+
+
+@dataclass
+class UserKNNRecommenderConf(_CosineKNNConf):
     """Hydra config of :class:`UserKNNRecommender`."""
 
     _target_: str = "ampaudit.recommenders.UserKNNRecommender"
-    k: int = 50
-    num_threads: int = 0
-    retrain_every: int = 5
