@@ -7,6 +7,7 @@ private copies of it with fresh generators from the same ``behavior`` stream
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,21 @@ from ampaudit.simulations import AuditModel, build_world
 __all__ = ["ArmRun", "AuditResult", "recommender_name", "run_audit"]
 
 ARMS = ("control", "treatment")
+
+
+def arm_names(interventions: dict[str, Any]) -> list[str]:
+    """Arms of an audit: control, treatment, treatment + each intervention, and all composed.
+
+    Examples
+    --------
+    >>> arm_names({"redirect": {}, "downrank": {}})
+    ['control', 'treatment', '+redirect', '+downrank', '+redirect+downrank']
+    """
+    names = list(interventions)
+    arms = [*ARMS, *(f"+{n}" for n in names)]
+    if len(names) > 1:
+        arms.append("+" + "+".join(names))
+    return arms
 
 
 @dataclass
@@ -58,6 +74,7 @@ class AuditResult:
 
     entropy: int
     labels: dict[str, str]
+    arms: list[str] = field(default_factory=lambda: list(ARMS))
     runs: list[ArmRun] = field(default_factory=list)
     parent_run_id: str | None = None
 
@@ -159,13 +176,15 @@ def run_audit(
     """
     entropy = conf.seed if conf.seed is not None else draw_entropy()
     a = conf.audit
+    arms = arm_names(conf.interventions)
     labels = {"control": a.control, "treatment": recommender_name(conf.recommender)}
+    labels.update({arm: labels["treatment"] + arm for arm in arms[2:]})
     basis = amplification_basis(a.control)
-    result = AuditResult(entropy=entropy, labels=labels)
+    result = AuditResult(entropy=entropy, labels=labels, arms=arms)
     base_tags = {
         "recommender": labels["treatment"],
         "control": labels["control"],
-        "interventions": ",".join(map(str, conf.interventions)) or "none",
+        "interventions": ",".join(conf.interventions) or "none",
         "seed_entropy": str(entropy),
         "amplification_basis": basis,
         "ampaudit_version": __version__,
@@ -191,7 +210,7 @@ def run_audit(
             )
             traces: dict[str, Trace] = {}
             runs: dict[str, ArmRun] = {}
-            for arm in ARMS:
+            for arm in arms:
                 run_id = None
                 if tracker is not None:
                     tags = {
@@ -217,12 +236,14 @@ def run_audit(
                     # recommender against itself gives identical arms
                     recommender_rng=np.random.default_rng(streams["recommender"]),
                     people=make_people(conf.people),
+                    interventions=_arm_interventions(conf, arm, streams["interventions"]),
                 )
                 traces[arm] = model.run(progress)
                 runs[arm] = ArmRun(
                     arm, r, step_metrics(traces[arm]), final_metrics(traces[arm]), run_id
                 )
-            for arm in ARMS:
+                _actions(runs[arm], traces[arm])
+            for arm in arms:
                 run = runs[arm]
                 _amplification(run.series, traces[arm], traces["control"], basis)
                 for key, values in run.series.items():
@@ -244,8 +265,34 @@ def run_audit(
     return result
 
 
+def _actions(run: ArmRun, trace: Trace) -> None:
+    """Per-step and total counts of what interventions did, by true category."""
+    for key, counts in trace.actions.items():
+        for c, name in enumerate(CATEGORIES):
+            run.series[f"action.{key}.{name}"] = counts[:, c].astype(float)
+            run.final[f"action.{key}.{name}"] = float(counts[:, c].sum())
+
+
+def _arm_interventions(conf: RunConf, arm: str, stream: np.random.SeedSequence) -> list[Any]:
+    """Fresh interventions of an arm, each seeded by its name (same draws in every arm)."""
+    if not arm.startswith("+"):
+        return []
+    from hydra.utils import instantiate
+
+    out = []
+    for name in arm[1:].split("+"):
+        intervention = instantiate(conf.interventions[name])
+        intervention.name = name
+        key = zlib.crc32(name.encode())
+        intervention.seed = np.random.SeedSequence(
+            stream.entropy, spawn_key=(*stream.spawn_key, key)
+        )
+        out.append(intervention)
+    return out
+
+
 def _arm_recommender(conf: RunConf, arm: str) -> Any:
-    if arm == "treatment":
+    if arm != "control":
         return make_recommender(conf.recommender)
     if conf.audit.control == "none":
         return None

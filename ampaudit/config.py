@@ -94,7 +94,7 @@ class RunConf:
     behavior: BehaviorConf = field(default_factory=BehaviorConf)
     recommender: Any = MISSING
     people: PeopleRecommenderConf = field(default_factory=PeopleRecommenderConf)
-    interventions: list[Any] = field(default_factory=list)
+    interventions: dict[str, Any] = field(default_factory=dict)
     audit: AuditSection = field(default_factory=AuditSection)
     tracking: TrackingConf = field(default_factory=TrackingConf)
     seed: Optional[int] = None  # noqa: UP045 - OmegaConf 2.3 does not read `int | None`
@@ -104,6 +104,10 @@ def register_configs() -> None:
     """Register the schema and every plugin's config dataclass with Hydra."""
     cs = ConfigStore.instance()
     cs.store(name="ampaudit_schema", node=RunConf)
+    from ampaudit.interventions import CONFS as INTERVENTION_CONFS
+
+    for name, conf in INTERVENTION_CONFS.items():
+        cs.store(group="schema/interventions", name=name, node=conf)
     for name, conf in CONFS.items():
         cs.store(group="schema/recommender", name=name, node=conf)
 
@@ -133,12 +137,24 @@ def validate(conf: RunConf) -> None:
         raise ConfigError("audit.control", a.control, f"one of {', '.join(CONTROLS)}")
     if conf.seed is not None:
         check_range("seed", conf.seed, low=0)
-    if conf.interventions:
-        raise ConfigError(
-            "interventions", conf.interventions, "[] (interventions are not built yet)"
-        )
+    for name, spec in conf.interventions.items():
+        make_intervention(name, spec)
     make_people(conf.people)
     make_recommender(conf.recommender, dry_run=True)
+
+
+def make_intervention(name: str, spec: Any) -> Any:
+    """Build intervention ``name`` from its config and check its parameters now."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        intervention = instantiate(spec)
+    except InstantiationException as exc:
+        raise ConfigError(f"interventions.{name}", spec, f"a valid intervention ({exc})") from exc
+    intervention.name = name
+    intervention.check_params()
+    return intervention
 
 
 def make_people(spec: Any) -> Any:

@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ampaudit.audit import ARMS, AuditResult, amplification_basis
 from ampaudit.stats import mean_ci
 
-__all__ = ["HEADLINE", "summary_table"]
+__all__ = ["COSTS", "HEADLINE", "cost_table", "summary_table"]
+
+#: (metric key, column title) of the benefit/cost table: paired differences of each
+#: intervention arm minus the recommender alone, same replicate.
+COSTS: tuple[tuple[str, str], ...] = (
+    ("rec_share.extreme", "Δ extreme rec"),
+    ("cons_share.extreme", "Δ extreme cons"),
+    ("drift", "Δ drift"),
+    ("radicalised", "Δ radicalised"),
+    ("ctr", "Δ CTR"),
+    ("utility", "Δ utility"),
+    ("rec_share.news", "Δ news rec"),
+    ("rec_share.counter", "Δ counter rec"),
+)
+COLLATERAL = ("news", "counter", "mainstream")
 
 #: (metric key, column title) of the terminal table.
 HEADLINE: tuple[tuple[str, str], ...] = (
@@ -38,8 +54,8 @@ def summary_table(result: AuditResult, *, confidence: float = 0.95, n_steps: int
     n_rep = len({r.replicate for r in result.runs})
     header = ["arm", *(title for _, title in HEADLINE)]
     rows = [header]
-    for arm in ARMS:
-        row = [f"{arm} ({result.labels[arm]})"]
+    for arm in result.arms:
+        row = [f"{arm} ({result.labels[arm]})" if arm in ARMS else arm]
         for key, _ in HEADLINE:
             row.append(_cell(*mean_ci(result.values(arm, key), confidence=confidence)))
         rows.append(row)
@@ -57,5 +73,55 @@ def summary_table(result: AuditResult, *, confidence: float = 0.95, n_steps: int
         f"Mean [{ci}]. Horizon {n_steps} steps; baseline = control "
         f"({result.labels['control']}); amplification = {reached}, "
         "treatment over control, minus 1 (Huszár et al. 2022); drift = change in mean opinion."
+    )
+    return "\n".join(lines)
+
+
+def _paired(result: AuditResult, arm: str, key: str, confidence: float) -> str:
+    base = {r.replicate: r.final.get(key, np.nan) for r in result.runs if r.arm == "treatment"}
+    diffs = np.array(
+        [r.final.get(key, np.nan) - base[r.replicate] for r in result.runs if r.arm == arm]
+    )
+    return _cell(*mean_ci(diffs, confidence=confidence))
+
+
+def cost_table(result: AuditResult, *, confidence: float = 0.95) -> str:
+    """Benefit and cost of each intervention arm against the recommender alone.
+
+    Each cell is the mean paired difference (intervention arm minus treatment, same
+    replicate and common random numbers) with its confidence interval. Collateral
+    counts the news, counter-narrative and mainstream items the arm's interventions
+    demoted, capped, removed or put behind an interstitial (by true category), per
+    replicate.
+    """
+    arms = [a for a in result.arms if a.startswith("+")]
+    if not arms:
+        return ""
+    header = ["arm", *(title for _, title in COSTS), "collateral (news/counter/mainstream)"]
+    rows = [header]
+    for arm in arms:
+        row = [arm, *(_paired(result, arm, key, confidence) for key, _ in COSTS)]
+        runs = [r for r in result.runs if r.arm == arm]
+        touched = []
+        for cat in COLLATERAL:
+            total = sum(
+                v
+                for r in runs
+                for k, v in r.final.items()
+                if k.startswith("action.")
+                and k.endswith(f".{cat}")
+                and not k.split(".")[2].startswith(("inserted", "boosted"))
+            )
+            touched.append(f"{total / max(len(runs), 1):.0f}")
+        row.append("/".join(touched))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(
+        "Paired differences vs. the recommender alone (same replicate, common random "
+        f"numbers), mean [{confidence:.0%} t-CI]; negative Δ extreme is harm reduced, negative "
+        "Δ CTR/utility is engagement lost; collateral = legitimate items acted on per replicate."
     )
     return "\n".join(lines)

@@ -1,9 +1,56 @@
 """Interventions (import as ``ampaudit.interventions``).
 
-The simulator already calls the hooks ``on_catalog``, ``on_candidates``,
-``on_slate`` and ``on_choice`` of every configured intervention, in config order
-(see :class:`ampaudit.simulations.AuditModel`). The built-in interventions and
-their contract arrive with the interventions issue; the default list is empty.
+Each acts at one pipeline stage through a hook of
+:class:`~ampaudit.interventions.base.Intervention`, records what it did, and is
+compared with the same recommender without it (same replicate, common random
+numbers). :data:`INTERVENTIONS` maps config names to classes, :data:`CONFS` to their
+Hydra configs.
 """
 
-__all__: list[str] = []
+from .base import Intervention
+from .ranking import (
+    CounterNarrativeIntervention,
+    CounterNarrativeInterventionConf,
+    DownrankIntervention,
+    DownrankInterventionConf,
+    ExposureCapIntervention,
+    ExposureCapInterventionConf,
+)
+from .user import (
+    FrictionIntervention,
+    FrictionInterventionConf,
+    RedirectIntervention,
+    RedirectInterventionConf,
+)
+
+__all__ = [
+    "CONFS",
+    "INTERVENTIONS",
+    "CounterNarrativeIntervention",
+    "CounterNarrativeInterventionConf",
+    "DownrankIntervention",
+    "DownrankInterventionConf",
+    "ExposureCapIntervention",
+    "ExposureCapInterventionConf",
+    "FrictionIntervention",
+    "FrictionInterventionConf",
+    "Intervention",
+    "RedirectIntervention",
+    "RedirectInterventionConf",
+]
+
+INTERVENTIONS = {
+    "redirect": RedirectIntervention,
+    "counter_narrative": CounterNarrativeIntervention,
+    "downrank": DownrankIntervention,
+    "exposure_cap": ExposureCapIntervention,
+    "friction": FrictionIntervention,
+}
+
+CONFS = {
+    "redirect": RedirectInterventionConf,
+    "counter_narrative": CounterNarrativeInterventionConf,
+    "downrank": DownrankInterventionConf,
+    "exposure_cap": ExposureCapInterventionConf,
+    "friction": FrictionInterventionConf,
+}

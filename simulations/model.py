@@ -190,6 +190,10 @@ class AuditModel(mesa.Model):
                 ),
             }
         )
+        for intervention in self.interventions:
+            reset = getattr(intervention, "reset", None)
+            if reset is not None:
+                reset(self)
         if recommender is not None:
             recommender.fit(self.platform_data())
 
@@ -206,6 +210,21 @@ class AuditModel(mesa.Model):
             social=self.world.adjacency,
             oracle=self.true_utility if privileged else None,
         )
+
+    def record_action(self, intervention: str, action: str, items: np.ndarray) -> None:
+        """Tally what an intervention did this step, by the true category of the items.
+
+        Interventions see only the platform's view; the harness knows the truth, so
+        costs (news or counter-speech removed or demoted) are counted here.
+        """
+        key = f"{intervention}.{action}"
+        counts = self.trace.actions.get(key)
+        if counts is None:
+            counts = self.trace.actions[key] = np.zeros((self.n_steps, N_CAT), dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64).ravel()
+        items = items[items >= 0]
+        if self.t < self.n_steps:
+            counts[self.t] += np.bincount(self.catalog.category[items], minlength=N_CAT)
 
     def true_utility(self, users: np.ndarray) -> np.ndarray:
         """Expected utility of every visible item for ``users`` (no noise, no position).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +52,9 @@ class Trace:
         Recommendation impressions of each item over the horizon.
     creator_impressions : ndarray of shape (n_creators,)
         Recommendation impressions of each creator's items over the horizon.
+    actions : dict of str to ndarray of shape (n_steps, n_categories)
+        What interventions did, by the true category of the items acted on, keyed
+        ``"<intervention>.<action>"`` (e.g. ``"downrank.demoted"``).
     """
 
     n_users: int
@@ -73,6 +76,7 @@ class Trace:
     extreme_consumed: np.ndarray
     item_impressions: np.ndarray
     creator_impressions: np.ndarray
+    actions: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def empty(

@@ -1,0 +1,129 @@
+"""Interventions: they act at their stage, compose, record their costs, and validate."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import ampaudit.configs
+import numpy as np
+import pytest
+import yaml
+from ampaudit.interventions import CONFS, INTERVENTIONS
+
+from ampaudit.audit import run_audit
+from ampaudit.config import validate
+from ampaudit.core.categories import CATEGORIES
+from ampaudit.core.errors import ConfigError
+
+from .conftest import small_run_conf
+
+CONFIG_DIR = Path(ampaudit.configs.__file__).parent
+
+
+def _conf(**interventions):
+    conf = small_run_conf("mf", n_steps=25, replicates=2)
+    conf.interventions = {name: CONFS[name](**kw) for name, kw in interventions.items()}
+    validate(conf)
+    return conf
+
+
+def _by_arm(result, key):
+    return {arm: result.values(arm, key) for arm in result.arms}
+
+
+@pytest.mark.parametrize("name", sorted(INTERVENTIONS))
+def test_config_and_yaml_mirror_the_constructor(name):
+    params = inspect.signature(INTERVENTIONS[name]).parameters
+    fields = {f.name: f.default for f in dataclasses.fields(CONFS[name]) if f.name != "_target_"}
+    assert fields == {k: p.default for k, p in params.items()}
+    data = yaml.safe_load((CONFIG_DIR / "interventions" / f"{name}.yaml").read_text())
+    assert data[name] == fields
+
+
+@pytest.mark.parametrize("name", sorted(INTERVENTIONS))
+def test_every_intervention_runs_and_keeps_slates_valid(name):
+    result = run_audit(_conf(**{name: {}}))
+    assert result.arms == ["control", "treatment", f"+{name}"]
+    run = next(r for r in result.runs if r.arm == f"+{name}")
+    assert np.isfinite(run.final["rec_share.extreme"])
+
+
+def test_arms_compose_in_config_order():
+    result = run_audit(_conf(redirect={}, downrank={}))
+    assert result.arms == ["control", "treatment", "+redirect", "+downrank", "+redirect+downrank"]
+
+
+def test_strong_downrank_halves_recommended_extreme_consumption_not_organic():
+    result = run_audit(_conf(downrank={"threshold": 0.5}))
+    rec = _by_arm(result, "cons_share.recommended.extreme")
+    assert rec["+downrank"].mean() <= 0.5 * rec["treatment"].mean()
+    assert rec["treatment"].mean() > 0
+    demoted = _by_arm(result, "action.downrank.demoted.extreme")
+    assert (demoted["+downrank"] > 0).all()
+    # organic channels are not the intervention's stage: their extreme share barely moves
+    for channel in ("follow", "search"):
+        org = _by_arm(result, f"cons_share.{channel}.extreme")
+        assert abs(org["+downrank"].mean() - org["treatment"].mean()) < 0.02
+
+
+def test_downrank_collateral_is_counted_by_true_category():
+    result = run_audit(_conf(downrank={"threshold": 0.3}))
+    run = next(r for r in result.runs if r.arm == "+downrank")
+    assert run.final["action.downrank.demoted.news"] > 0  # news sits near the threshold
+
+
+def test_redirect_inserts_counter_narratives_for_flagged_users_only():
+    result = run_audit(_conf(redirect={"threshold": 0.7}))
+    run = next(r for r in result.runs if r.arm == "+redirect")
+    inserted = {c: run.final.get(f"action.redirect.inserted.{c}", 0.0) for c in CATEGORIES}
+    assert inserted["counter"] > 0
+    assert sum(v for c, v in inserted.items() if c != "counter") == 0
+
+
+def test_friction_lowers_extreme_clicks():
+    result = run_audit(_conf(friction={"threshold": 0.7, "penalty": 3.0}))
+    rec = _by_arm(result, "cons_share.recommended.extreme")
+    assert rec["+friction"].mean() < rec["treatment"].mean()
+
+
+def test_exposure_cap_limits_flagged_items_per_slate():
+    result = run_audit(_conf(exposure_cap={"threshold": 0.0, "max_flagged": 3}))
+    run = next(r for r in result.runs if r.arm == "+exposure_cap")
+    assert sum(run.final[f"action.exposure_cap.capped.{c}"] for c in CATEGORIES) > 0
+
+
+def test_bad_parameter_names_the_field():
+    conf = small_run_conf()
+    conf.interventions = {"downrank": CONFS["downrank"](threshold=2.0)}
+    with pytest.raises(ConfigError, match=r"downrank\.threshold=2\.0"):
+        validate(conf)
+
+
+def test_cli_prints_the_benefit_cost_table(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ampaudit.cli",
+            "run",
+            "interventions=[redirect,downrank]",
+            "world=small",
+            "audit.n_steps=8",
+            "audit.replicates=2",
+            "audit.progress=false",
+            "tracking=none",
+            "seed=1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Benefit and cost of each intervention" in proc.stdout
+    assert "+redirect+downrank" in proc.stdout
