@@ -24,6 +24,8 @@ COSTS: tuple[tuple[str, str], ...] = (
     ("rec_share.counter", "Δ counter rec"),
 )
 COLLATERAL = ("news", "counter", "mainstream")
+#: Actions that take legitimate content away from users (counted as collateral).
+RESTRICTIVE = ("demoted", "capped", "interstitial", "removed")
 
 #: (metric key, column title) of the terminal table.
 HEADLINE: tuple[tuple[str, str], ...] = (

@@ -16,6 +16,12 @@ from .ranking import (
     ExposureCapIntervention,
     ExposureCapInterventionConf,
 )
+from .removal import (
+    HashRemovalIntervention,
+    HashRemovalInterventionConf,
+    ModerationQueueIntervention,
+    ModerationQueueInterventionConf,
+)
 from .user import (
     FrictionIntervention,
     FrictionInterventionConf,
@@ -34,7 +40,11 @@ __all__ = [
     "ExposureCapInterventionConf",
     "FrictionIntervention",
     "FrictionInterventionConf",
+    "HashRemovalIntervention",
+    "HashRemovalInterventionConf",
     "Intervention",
+    "ModerationQueueIntervention",
+    "ModerationQueueInterventionConf",
     "RedirectIntervention",
     "RedirectInterventionConf",
 ]
@@ -45,6 +55,8 @@ INTERVENTIONS = {
     "downrank": DownrankIntervention,
     "exposure_cap": ExposureCapIntervention,
     "friction": FrictionIntervention,
+    "hash_removal": HashRemovalIntervention,
+    "moderation_queue": ModerationQueueIntervention,
 }
 
 CONFS = {
@@ -53,4 +65,6 @@ CONFS = {
     "downrank": DownrankInterventionConf,
     "exposure_cap": ExposureCapInterventionConf,
     "friction": FrictionInterventionConf,
+    "hash_removal": HashRemovalInterventionConf,
+    "moderation_queue": ModerationQueueInterventionConf,
 }

@@ -99,6 +99,8 @@ def make_catalog(
     n_dims: int,
     classifier_noise: float,
     rng: np.random.Generator,
+    variant_share: float = 0.0,
+    variant_bits: float = 4.0,
 ) -> Catalog:
     """Draw the whole catalog of the horizon.
 
@@ -123,6 +125,12 @@ def make_catalog(
         Standard deviation of the classifier's error.
     rng : numpy.random.Generator
         The ``world`` stream.
+    variant_share : float, default=0.0
+        Share of extreme items created during the horizon that are re-uploads
+        (variants) of an earlier extreme item: same content, a perceptual hash at
+        Hamming distance ``Poisson(variant_bits)`` from the original's.
+    variant_bits : float, default=4.0
+        Mean Hamming distance of a variant's hash from its original's.
     """
     capacity = n_items + n_steps * new_items_per_step
     created = np.concatenate(
@@ -139,6 +147,12 @@ def make_catalog(
     appeal = np.clip(extremity + 0.15 * rng.standard_normal(capacity), 0.0, 1.0)
     score = np.clip(extremity + classifier_noise * rng.standard_normal(capacity), 0.0, 1.0)
     phash = rng.integers(0, 2**63, size=capacity, dtype=np.int64).astype(np.uint64)
+    original = np.arange(capacity, dtype=np.int64)
+    if variant_share > 0:
+        _add_variants(category, created, original, phash, variant_share, variant_bits, rng)
+        # a re-upload carries its original's content (its classifier score is its own)
+        for array in (extremity, topics, quality, appeal):
+            array[:] = array[original]
     return Catalog(
         category=category,
         extremity=extremity,
@@ -149,9 +163,33 @@ def make_catalog(
         created=created,
         score=score.astype(np.float32),
         phash=phash,
-        original=np.arange(capacity, dtype=np.int64),
+        original=original,
         available=np.ones(capacity, dtype=bool),
     )
 
 
 assert len(EXTREMITY_RANGES) == len(CATEGORIES) == len(TOPIC_LEAN)
+
+
+def _add_variants(category, created, original, phash, share, bits, rng) -> None:
+    """Mark re-uploads in place: ``original`` points at the root, ``phash`` is perturbed."""
+    extreme = np.flatnonzero(category == CATEGORIES.index("extreme"))
+    later = extreme[created[extreme] >= 0]
+    u = rng.random((len(later), 2))
+    earlier = np.searchsorted(extreme, later)  # extreme items created before each one
+    is_variant = (u[:, 0] < share) & (earlier > 0)
+    picks = extreme[(u[:, 1] * earlier).astype(np.int64)]
+    original[later[is_variant]] = picks[is_variant]
+    for _ in range(64):  # follow variants of variants to their root
+        root = original[original]
+        if np.array_equal(root, original):
+            break
+        original[:] = root
+    variants = later[is_variant]
+    flips = np.minimum(rng.poisson(bits, len(variants)), 64)
+    ranks = np.argsort(rng.random((len(variants), 64)), axis=1)
+    mask_bits = ranks < flips[:, None]
+    masks = (mask_bits * (np.uint64(1) << np.arange(64, dtype=np.uint64))).sum(
+        axis=1, dtype=np.uint64
+    )
+    phash[variants] = phash[original[variants]] ^ masks

@@ -52,6 +52,10 @@ class WorldConf:
         Ideological homophily of follows: ``P(follow c) ∝ share_c · exp(-|x - e_c| / bw)``.
     classifier_noise : float, default=0.1
         Standard deviation of the platform classifier's error on extremity.
+    variant_share : float, default=0.3
+        Share of new extreme items that are re-uploaded variants of earlier ones.
+    variant_bits : float, default=4.0
+        Mean Hamming distance between a variant's perceptual hash and its original's.
     """
 
     n_users: int = 3000
@@ -70,6 +74,8 @@ class WorldConf:
     mean_follows: float = 5.0
     follow_bandwidth: float = 0.08
     classifier_noise: float = 0.1
+    variant_share: float = 0.3
+    variant_bits: float = 4.0
 
     def validate(self, prefix: str = "world") -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
@@ -100,6 +106,8 @@ class WorldConf:
         check_range(f"{prefix}.mean_follows", self.mean_follows, low=0)
         check_range(f"{prefix}.follow_bandwidth", self.follow_bandwidth, low=0, low_open=True)
         check_range(f"{prefix}.classifier_noise", self.classifier_noise, low=0)
+        check_range(f"{prefix}.variant_share", self.variant_share, low=0, high=1)
+        check_range(f"{prefix}.variant_bits", self.variant_bits, low=0, high=64)
 
 
 @dataclass
@@ -237,6 +245,8 @@ def build_world(
         n_dims=world.n_dims,
         classifier_noise=world.classifier_noise,
         rng=rng,
+        variant_share=world.variant_share,
+        variant_bits=world.variant_bits,
     )
     creator_items = np.argsort(catalog.creator, kind="stable").astype(np.int64)
     indptr = np.concatenate(
