@@ -20,7 +20,16 @@ import numpy as np
 from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
 from ampaudit.recommenders.testing import toy_platform
 
-__all__ = ["CHECKS", "CheckFailure", "CheckResult", "SkipCheck", "check_recommender", "iter_checks"]
+__all__ = [
+    "CHECKS",
+    "INTERVENTION_CHECKS",
+    "CheckFailure",
+    "CheckResult",
+    "SkipCheck",
+    "check_intervention",
+    "check_recommender",
+    "iter_checks",
+]
 
 N = 6  # recommendations requested per user
 USERS = np.array([0, 3, 5, 7])
@@ -364,3 +373,124 @@ def check_recommender(recommender: Any) -> list[CheckResult]:
     (True, True)
     """
     return [run_check(rec, check) for rec, check in iter_checks(recommender)]
+
+
+# -- interventions -----------------------------------------------------------------
+
+HOOKS = ("on_catalog", "on_candidates", "on_slate", "on_choice")
+
+
+class _Spy:
+    """Runs after the intervention under test and checks what it handed on."""
+
+    name = "spy"
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def on_candidates(self, model, users, items, scores):
+        if items.shape != scores.shape or len(items) != len(users):
+            self.problems.append(f"on_candidates returned shapes {items.shape}/{scores.shape}")
+        n = model.catalog.n_visible(model.t)
+        if ((items < -1) | (items >= n)).any():
+            self.problems.append("on_candidates returned ids outside the visible catalog")
+        rows = np.sort(np.where(items >= 0, items, -np.arange(1, items.shape[1] + 1)), axis=1)
+        if (rows[:, 1:] == rows[:, :-1]).any():
+            self.problems.append("on_candidates put an item twice in one list")
+
+    def on_slate(self, model, users, slates):
+        if slates.shape != (len(users), model.slate_size):
+            self.problems.append(f"on_slate returned shape {slates.shape}")
+        rows = np.sort(np.where(slates >= 0, slates, -np.arange(1, slates.shape[1] + 1)), axis=1)
+        if (rows[:, 1:] == rows[:, :-1]).any():
+            self.problems.append("on_slate put an item twice in one slate")
+
+    def on_choice(self, model, users, slates, utility):
+        if utility.shape != slates.shape:
+            self.problems.append(f"on_choice returned shape {utility.shape}")
+
+
+def _intervention_run(intervention: Any, n_steps: int = 6) -> tuple[Any, _Spy]:
+    from ampaudit.recommenders import PopularityRecommender
+    from ampaudit.simulations import AuditModel, BehaviorConf, GraphConf, WorldConf, build_world
+
+    world = build_world(
+        WorldConf(
+            n_users=200,
+            n_items=150,
+            new_items_per_step=5,
+            n_creators=20,
+            n_dims=4,
+            activity_mean=0.5,
+            creator_mix=[0.5, 0.15, 0.1, 0.1, 0.15],
+        ),
+        GraphConf(),
+        n_steps=n_steps,
+        rng=np.random.default_rng(0),
+    )
+    spy = _Spy()
+    model = AuditModel(
+        world,
+        PopularityRecommender(),
+        behavior=BehaviorConf(),
+        n_steps=n_steps,
+        slate_size=5,
+        n_candidates=10,
+        rng=np.random.default_rng(1),
+        recommender_rng=np.random.default_rng(2),
+        interventions=[intervention, spy],
+    )
+    return model.run(), spy
+
+
+def check_intervention_protocol(iv: Any) -> None:
+    """Has ``reset`` and ``check_params`` and at least one pipeline hook."""
+    _require(callable(getattr(iv, "reset", None)), "no reset(model) method")
+    _require(callable(getattr(iv, "check_params", None)), "no check_params() method")
+    _require(any(callable(getattr(iv, h, None)) for h in HOOKS), f"none of the hooks {HOOKS}")
+
+
+def check_default_params_valid(iv: Any) -> None:
+    """The default parameters pass ``check_params``."""
+    type(iv)().check_params()
+
+
+def check_hooks_keep_the_contract(iv: Any) -> None:
+    """Hooks return the right shapes, ids in range and no repeats, over a short run."""
+    _, spy = _intervention_run(iv)
+    _require(not spy.problems, "; ".join(sorted(set(spy.problems)))[:300])
+
+
+def check_intervention_deterministic(iv: Any) -> None:
+    """Two runs with the same seeds give the same trace."""
+    a, _ = _intervention_run(copy.deepcopy(iv))
+    b, _ = _intervention_run(copy.deepcopy(iv))
+    _require(np.array_equal(a.consumed, b.consumed), "same seeds, different consumption")
+    _require(a.actions.keys() == b.actions.keys(), "same seeds, different actions")
+
+
+def check_intervention_config(iv: Any) -> None:
+    """``<Class>Conf`` mirrors the constructor (``_target_`` + parameters and defaults)."""
+    check_config_mirrors_constructor(iv)
+
+
+INTERVENTION_CHECKS: tuple[Callable[[Any], None], ...] = (
+    check_intervention_protocol,
+    check_default_params_valid,
+    check_hooks_keep_the_contract,
+    check_intervention_deterministic,
+    check_intervention_config,
+)
+
+
+def check_intervention(intervention: Any) -> list[CheckResult]:
+    """Run the intervention conformance suite on an instance or class.
+
+    Examples
+    --------
+    >>> from ampaudit.interventions import DownrankIntervention
+    >>> all(r.passed for r in check_intervention(DownrankIntervention))
+    True
+    """
+    base = intervention() if isinstance(intervention, type) else intervention
+    return [run_check(copy.deepcopy(base), check) for check in INTERVENTION_CHECKS]

@@ -210,3 +210,18 @@ def test_moderation_removes_news_wrongly_and_restores_it_after_appeal(variant_wo
     assert wrongful[:, 1].sum() > 0  # news removed by mistake
     # everything wrongly removed at least 3 steps before the end came back
     assert restored.sum() == wrongful[: 15 - 3].sum()
+
+
+def test_intervention_suite_catches_a_broken_hook():
+    from ampaudit.checks import check_intervention
+    from ampaudit.interventions import Intervention
+
+    class Duplicator(Intervention):
+        def on_candidates(self, model, users, items, scores):
+            items = items.copy()
+            items[:, 1] = items[:, 0]
+            return items, scores
+
+    results = {r.name: r for r in check_intervention(Duplicator())}
+    assert results["check_hooks_keep_the_contract"].status == "fail"
+    assert "twice" in results["check_hooks_keep_the_contract"].message
