@@ -213,8 +213,9 @@ def test_moderation_removes_news_wrongly_and_restores_it_after_appeal(variant_wo
 
 
 def test_intervention_suite_catches_a_broken_hook():
-    from ampaudit.checks import check_intervention
     from ampaudit.interventions import Intervention
+
+    from ampaudit.checks import check_intervention
 
     class Duplicator(Intervention):
         def on_candidates(self, model, users, items, scores):
