@@ -8,6 +8,7 @@ Hydra configs.
 """
 
 from .base import Intervention
+from .bridging import BridgingIntervention, BridgingInterventionConf
 from .ranking import (
     CounterNarrativeIntervention,
     CounterNarrativeInterventionConf,
@@ -32,6 +33,8 @@ from .user import (
 __all__ = [
     "CONFS",
     "INTERVENTIONS",
+    "BridgingIntervention",
+    "BridgingInterventionConf",
     "CounterNarrativeIntervention",
     "CounterNarrativeInterventionConf",
     "DownrankIntervention",
@@ -57,6 +60,7 @@ INTERVENTIONS = {
     "friction": FrictionIntervention,
     "hash_removal": HashRemovalIntervention,
     "moderation_queue": ModerationQueueIntervention,
+    "bridging": BridgingIntervention,
 }
 
 CONFS = {
@@ -67,4 +71,5 @@ CONFS = {
     "friction": FrictionInterventionConf,
     "hash_removal": HashRemovalInterventionConf,
     "moderation_queue": ModerationQueueInterventionConf,
+    "bridging": BridgingInterventionConf,
 }

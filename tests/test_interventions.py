@@ -226,3 +226,25 @@ def test_intervention_suite_catches_a_broken_hook():
     results = {r.name: r for r in check_intervention(Duplicator())}
     assert results["check_hooks_keep_the_contract"].status == "fail"
     assert "twice" in results["check_hooks_keep_the_contract"].message
+
+
+def test_bridging_intercept_prefers_cross_camp_approval():
+    from ampaudit.interventions.bridging import bridging_intercepts
+
+    rng = np.random.default_rng(0)
+    camp = np.repeat([0, 1], 50)
+    users, items, ratings = [], [], []
+    # opposing raters: 30 partisan items per side, loved by one camp and rejected by the other
+    for item in range(60):
+        side = item // 30
+        users += list(range(100))
+        items += [item] * 100
+        ratings += [float(c == side) for c in camp]
+    bridge, partisan = 60, 61
+    users += list(range(100)) * 2
+    items += [bridge] * 100 + [partisan] * 100
+    ratings += [float(rng.random() < 0.9) for _ in range(100)] + [float(c == 0) for c in camp]
+    intercepts = bridging_intercepts(
+        np.array(users), np.array(items), np.array(ratings), 62, rng=np.random.default_rng(1)
+    )
+    assert intercepts[bridge] > intercepts[partisan] + 0.1
