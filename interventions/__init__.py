@@ -12,6 +12,8 @@ from .bridging import BridgingIntervention, BridgingInterventionConf
 from .ranking import (
     CounterNarrativeIntervention,
     CounterNarrativeInterventionConf,
+    DiversifyIntervention,
+    DiversifyInterventionConf,
     DownrankIntervention,
     DownrankInterventionConf,
     ExposureCapIntervention,
@@ -37,6 +39,8 @@ __all__ = [
     "BridgingInterventionConf",
     "CounterNarrativeIntervention",
     "CounterNarrativeInterventionConf",
+    "DiversifyIntervention",
+    "DiversifyInterventionConf",
     "DownrankIntervention",
     "DownrankInterventionConf",
     "ExposureCapIntervention",
@@ -61,6 +65,7 @@ INTERVENTIONS = {
     "hash_removal": HashRemovalIntervention,
     "moderation_queue": ModerationQueueIntervention,
     "bridging": BridgingIntervention,
+    "diversify": DiversifyIntervention,
 }
 
 CONFS = {
@@ -72,4 +77,5 @@ CONFS = {
     "hash_removal": HashRemovalInterventionConf,
     "moderation_queue": ModerationQueueInterventionConf,
     "bridging": BridgingInterventionConf,
+    "diversify": DiversifyInterventionConf,
 }

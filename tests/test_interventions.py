@@ -248,3 +248,29 @@ def test_bridging_intercept_prefers_cross_camp_approval():
         np.array(users), np.array(items), np.array(ratings), 62, rng=np.random.default_rng(1)
     )
     assert intercepts[bridge] > intercepts[partisan] + 0.1
+
+
+def test_diversify_raises_topical_variety_of_slates():
+    from ampaudit.interventions import DiversifyIntervention
+    from ampaudit.simulations import GraphConf, build_world
+
+    from .conftest import small_world_conf
+
+    world = build_world(small_world_conf(), GraphConf(), n_steps=10, rng=np.random.default_rng(0))
+
+    class Spy:
+        def __init__(self):
+            self.sims = []
+
+        def on_slate(self, model, users, slates):
+            v = model.catalog.topics[np.maximum(slates, 0)]
+            sim = np.einsum("nkd,nmd->nkm", v, v)
+            k = slates.shape[1]
+            self.sims.append((sim.sum(axis=(1, 2)) - k) / (k * (k - 1)))
+
+    def mean_similarity(interventions):
+        spy = Spy()
+        _run_model(world, [*interventions, spy], recommender="content", n_steps=10)
+        return np.concatenate(spy.sims).mean()
+
+    assert mean_similarity([DiversifyIntervention(trade_off=0.3)]) < mean_similarity([])
