@@ -205,6 +205,9 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     out["utility"] = float(_ratio(trace.utility.sum(), trace.n_active.sum(), 0.0))
     out["gini.extreme_consumption"] = gini(trace.extreme_consumed)
     out["gini.item_exposure"] = gini(trace.item_impressions)
+    if trace.crisis_items is not None and len(trace.crisis_items):
+        out["crisis.impressions"] = float(trace.item_impressions[trace.crisis_items].sum())
+        out["crisis.consumed"] = float(trace.crisis_consumed)
     out["gini.creator_exposure"] = gini(trace.creator_impressions)
     assert CATEGORIES[EXTREME] == "extreme"
     return out

@@ -127,3 +127,27 @@ def cost_table(result: AuditResult, *, confidence: float = 0.95) -> str:
         "Δ CTR/utility is engagement lost; collateral = legitimate items acted on per replicate."
     )
     return "\n".join(lines)
+
+
+def crisis_table(result: AuditResult, *, confidence: float = 0.95) -> str:
+    """Impressions of a crisis burst per arm (empty when the world has no crisis)."""
+    if not any("crisis.impressions" in r.final for r in result.runs):
+        return ""
+    rows = [["arm", "recommended (impressions)", "consumed (all channels)"]]
+    for arm in result.arms:
+        rows.append(
+            [
+                arm,
+                *(
+                    _cell(*mean_ci(result.values(arm, key), confidence=confidence))
+                    for key in ("crisis.impressions", "crisis.consumed")
+                ),
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.append(
+        "\nExposure to the attack video and its re-uploads over the horizon; all of it "
+        "happened before containment (removed items are neither shown nor consumed)."
+    )
+    return "\n".join(lines)

@@ -84,7 +84,8 @@ class HashRemovalIntervention(Intervention):
         originals = np.flatnonzero(
             (cat.category == EXTREME) & (cat.original == np.arange(len(cat)))
         )
-        known = self.rng.random(len(originals)) < self.coverage
+        # crisis originals are always shared (an incident protocol); others by coverage
+        known = (self.rng.random(len(originals)) < self.coverage) | cat.crisis[originals]
         self.listed_ = originals[known]
         self.shared_at_ = cat.created[self.listed_].astype(np.int64) + self.lag
 

@@ -53,6 +53,8 @@ class Catalog:
         Id of the original an item is a variant of (itself for originals).
     available : ndarray of shape (capacity,)
         False once removed (mutable, per arm).
+    crisis : ndarray of shape (capacity,)
+        Items of a crisis burst (an attack video and its re-uploads).
     """
 
     category: np.ndarray
@@ -66,6 +68,11 @@ class Catalog:
     phash: np.ndarray
     original: np.ndarray
     available: np.ndarray
+    crisis: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.crisis is None:
+            self.crisis = np.zeros(len(self.category), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.category)
@@ -193,3 +200,65 @@ def _add_variants(category, created, original, phash, share, bits, rng) -> None:
         axis=1, dtype=np.uint64
     )
     phash[variants] = phash[original[variants]] ^ masks
+
+
+def add_crisis(
+    catalog: Catalog,
+    *,
+    step: int,
+    n_variants: int,
+    spread_steps: int,
+    variant_bits: float,
+    creator: int,
+    rng: np.random.Generator,
+) -> Catalog:
+    """Insert a crisis burst: an attack video at ``step`` and ``n_variants`` re-uploads.
+
+    Re-uploads arrive uniformly over ``spread_steps`` steps from ``step``, copy the
+    original's content and carry hashes at ``Poisson(variant_bits)`` bits from it.
+    Items stay sorted by creation step; ``original`` ids are remapped.
+
+    Returns
+    -------
+    Catalog
+        A new catalog with the burst marked in ``crisis``.
+    """
+    n_new = 1 + n_variants
+    extreme = np.flatnonzero(catalog.category == CATEGORIES.index("extreme"))
+    template = int(extreme[rng.integers(len(extreme))]) if len(extreme) else 0
+    created = np.concatenate(
+        [[step], step + rng.integers(0, max(spread_steps, 1), size=n_variants)]
+    ).astype(np.int32)
+    flips = np.minimum(rng.poisson(variant_bits, n_new), 64)
+    flips[0] = 0
+    ranks = np.argsort(rng.random((n_new, 64)), axis=1)
+    masks = ((ranks < flips[:, None]) * (np.uint64(1) << np.arange(64, dtype=np.uint64))).sum(
+        axis=1, dtype=np.uint64
+    )
+    base_hash = rng.integers(0, 2**63, dtype=np.int64).astype(np.uint64)
+    score = np.clip(
+        catalog.extremity[template] + 0.1 * rng.standard_normal(n_new), 0.0, 1.0
+    ).astype(np.float32)
+    n_old = len(catalog)
+    extra = {
+        "category": np.full(n_new, catalog.category[template]),
+        "extremity": np.full(n_new, catalog.extremity[template]),
+        "topics": np.repeat(catalog.topics[template][None, :], n_new, axis=0),
+        "quality": np.full(n_new, catalog.quality[template]),
+        "appeal": np.full(n_new, max(catalog.appeal[template], 0.9)),
+        "creator": np.full(n_new, creator, dtype=catalog.creator.dtype),
+        "created": created,
+        "score": score,
+        "phash": base_hash ^ masks,
+        "original": np.full(n_new, n_old, dtype=np.int64),
+        "available": np.ones(n_new, dtype=bool),
+        "crisis": np.ones(n_new, dtype=bool),
+    }
+    merged = {name: np.concatenate([getattr(catalog, name), extra[name]]) for name in extra}
+    order = np.argsort(merged["created"], kind="stable")
+    new_index = np.empty(len(order), dtype=np.int64)
+    new_index[order] = np.arange(len(order))
+    fields = {name: values[order] for name, values in merged.items()}
+    fields["original"] = new_index[fields["original"]]
+    fields["category"] = fields["category"].astype(np.int8)
+    return Catalog(**fields)

@@ -448,6 +448,8 @@ class AuditModel(mesa.Model):
                 progress()
         tr = self.trace
         tr.x[:] = self.population.x
+        tr.crisis_items = np.flatnonzero(self.catalog.crisis)
+        tr.crisis_consumed = int(np.isin(self.log.items, tr.crisis_items).sum())
         tr.creator_impressions[:] = np.bincount(
             self.catalog.creator, weights=tr.item_impressions, minlength=len(tr.creator_impressions)
         ).astype(np.int64)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.errors import ConfigError, check_range
 
-from .catalog import EXTREMITY_RANGES, Catalog, make_catalog
+from .catalog import EXTREMITY_RANGES, Catalog, add_crisis, make_catalog
 from .graphs import GraphConf, build_graph
 from .population import Population, make_population
 
@@ -56,6 +56,12 @@ class WorldConf:
         Share of new extreme items that are re-uploaded variants of earlier ones.
     variant_bits : float, default=4.0
         Mean Hamming distance between a variant's perceptual hash and its original's.
+    crisis_step : int, default=-1
+        Step at which a crisis burst (an attack video and its re-uploads) enters the
+        catalog; -1 for none.
+    crisis_variants, crisis_spread, crisis_bits : int, int, float
+        Re-uploads in the burst, the steps they spread over, and their mean Hamming
+        distance from the original.
     """
 
     n_users: int = 3000
@@ -76,6 +82,10 @@ class WorldConf:
     classifier_noise: float = 0.1
     variant_share: float = 0.3
     variant_bits: float = 4.0
+    crisis_step: int = -1
+    crisis_variants: int = 50
+    crisis_spread: int = 5
+    crisis_bits: float = 6.0
 
     def validate(self, prefix: str = "world") -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
@@ -108,6 +118,10 @@ class WorldConf:
         check_range(f"{prefix}.classifier_noise", self.classifier_noise, low=0)
         check_range(f"{prefix}.variant_share", self.variant_share, low=0, high=1)
         check_range(f"{prefix}.variant_bits", self.variant_bits, low=0, high=64)
+        check_range(f"{prefix}.crisis_step", self.crisis_step, low=-1)
+        check_range(f"{prefix}.crisis_variants", self.crisis_variants, low=0)
+        check_range(f"{prefix}.crisis_spread", self.crisis_spread, low=1)
+        check_range(f"{prefix}.crisis_bits", self.crisis_bits, low=0, high=64)
 
 
 @dataclass
@@ -248,6 +262,16 @@ def build_world(
         variant_share=world.variant_share,
         variant_bits=world.variant_bits,
     )
+    if world.crisis_step >= 0:
+        catalog = add_crisis(
+            catalog,
+            step=world.crisis_step,
+            n_variants=world.crisis_variants,
+            spread_steps=world.crisis_spread,
+            variant_bits=world.crisis_bits,
+            creator=int(np.flatnonzero(creator_category == len(mix) - 1)[0]),
+            rng=rng,
+        )
     creator_items = np.argsort(catalog.creator, kind="stable").astype(np.int64)
     indptr = np.concatenate(
         [[0], np.cumsum(np.bincount(catalog.creator, minlength=world.n_creators))]

@@ -274,3 +274,26 @@ def test_diversify_raises_topical_variety_of_slates():
         return np.concatenate(spy.sims).mean()
 
     assert mean_similarity([DiversifyIntervention(trade_off=0.3)]) < mean_similarity([])
+
+
+def test_crisis_exposure_grows_with_the_hash_sharing_lag():
+    from ampaudit.interventions import HashRemovalInterventionConf
+
+    conf = small_run_conf("chronological", n_steps=30, replicates=2, control="random")
+    conf.recommender.source = "all"  # a feed of the newest items: the burst gets shown
+    conf.world.crisis_step = 5
+    conf.world.crisis_variants = 30
+    conf.interventions = {
+        f"lag{lag}": HashRemovalInterventionConf(coverage=0.0, radius=10, lag=lag)
+        for lag in (0, 4, 40)
+    }
+    validate(conf)
+    result = run_audit(conf)
+
+    def exposure(arm):
+        return (
+            result.values(arm, "crisis.impressions") + result.values(arm, "crisis.consumed")
+        ).sum()
+
+    assert exposure("treatment") > 0
+    assert exposure("+lag0") < exposure("+lag4") <= exposure("+lag40") == exposure("treatment")

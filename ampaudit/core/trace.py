@@ -77,6 +77,8 @@ class Trace:
     item_impressions: np.ndarray
     creator_impressions: np.ndarray
     actions: dict[str, np.ndarray] = field(default_factory=dict)
+    crisis_items: np.ndarray | None = None
+    crisis_consumed: int = 0
 
     @classmethod
     def empty(
