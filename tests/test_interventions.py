@@ -297,3 +297,80 @@ def test_crisis_exposure_grows_with_the_hash_sharing_lag():
 
     assert exposure("treatment") > 0
     assert exposure("+lag0") < exposure("+lag4") <= exposure("+lag40") == exposure("treatment")
+
+
+@pytest.mark.slow
+def test_redirect_cuts_extreme_clicks_by_no_more_than_its_own_click_through():
+    """First step redirect acts, same state and draws in both arms (common random numbers)."""
+    from ampaudit.interventions import RedirectIntervention
+    from ampaudit.recommenders import REGISTRY
+    from ampaudit.simulations import AuditModel, BehaviorConf, GraphConf, WorldConf, build_world
+
+    from ampaudit.core.categories import EXTREME, RECOMMENDED
+
+    class Recording(RedirectIntervention):
+        def on_slate(self, model, users, slates):
+            out = super().on_slate(model, users, slates)
+            self.last_ = (model.t, users, slates if out is None else out, slates)
+            return out
+
+    drops, inserted_clicks, redirected = 0, 0, 0
+    for seed in range(12):
+        world = build_world(
+            WorldConf(
+                n_users=2000, n_items=600, n_creators=60, creator_mix=[0.6, 0.1, 0.1, 0.05, 0.15]
+            ),
+            GraphConf(),
+            n_steps=40,
+            rng=np.random.default_rng(seed),
+        )
+
+        def model(ivs, seed=seed, world=world):
+            return AuditModel(
+                world,
+                REGISTRY["content"](),
+                behavior=BehaviorConf(),
+                n_steps=40,
+                slate_size=10,
+                n_candidates=20,
+                rng=np.random.default_rng(seed + 1),
+                recommender_rng=np.random.default_rng(2),
+                interventions=ivs,
+            )
+
+        redirect = Recording(threshold=0.8, n_insert=3)
+        redirect.name = "redirect"
+        plain, treated = model([]), model([redirect])
+        for t in range(40):
+            n_plain, n_treated = len(plain.log), len(treated.log)
+            plain.step()
+            treated.step()
+            acts = treated.trace.actions.get("redirect.inserted")
+            if acts is None or acts[t].sum() == 0:
+                continue
+            cat = world.catalog.category
+            feed_plain = plain.log.channels[n_plain:] == RECOMMENDED
+            feed_treated = treated.log.channels[n_treated:] == RECOMMENDED
+            drops += int(
+                (cat[plain.log.items[n_plain:][feed_plain]] == EXTREME).sum()
+                - (cat[treated.log.items[n_treated:][feed_treated]] == EXTREME).sum()
+            )
+            _, users, new, old = redirect.last_
+            changed = (new != old).any(axis=1)
+            redirected += int(changed.sum())
+            picked = dict(
+                zip(
+                    treated.log.users[n_treated:][feed_treated].tolist(),
+                    treated.log.items[n_treated:][feed_treated].tolist(),
+                    strict=True,
+                )
+            )
+            inserted = {
+                u: set(n[:3].tolist()) - set(o.tolist())
+                for u, n, o in zip(users[changed], new[changed], old[changed], strict=True)
+            }
+            inserted_clicks += sum(picked.get(u, -1) in items for u, items in inserted.items())
+            break
+    print(f"redirected={redirected} extreme drop={drops} clicks on inserted={inserted_clicks}")
+    assert redirected > 0
+    assert drops <= inserted_clicks
