@@ -377,7 +377,7 @@ def check_recommender(recommender: Any) -> list[CheckResult]:
 
 # -- interventions -----------------------------------------------------------------
 
-HOOKS = ("on_catalog", "on_candidates", "on_slate", "on_choice")
+HOOKS = ("on_catalog", "on_candidates", "on_slate", "on_choice", "on_item_graph")
 
 
 class _Spy:

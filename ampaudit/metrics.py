@@ -165,6 +165,7 @@ def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
     out["newly_radicalised"] = reach(trace.newly_radicalised, n)
     out["ctr"] = _ratio(trace.clicks, trace.slates, 0.0)
     out["utility"] = _ratio(trace.utility, trace.n_active, 0.0)
+    out.update({f"extra.{k}": v.copy() for k, v in trace.extra.items()})
     return out
 
 
@@ -205,6 +206,10 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     out["utility"] = float(_ratio(trace.utility.sum(), trace.n_active.sum(), 0.0))
     out["gini.extreme_consumption"] = gini(trace.extreme_consumed)
     out["gini.item_exposure"] = gini(trace.item_impressions)
+    for key, values in trace.extra.items():
+        measured = values[np.isfinite(values)]
+        if len(measured):
+            out[f"extra.{key}"] = float(measured[-1])
     if trace.crisis_items is not None and len(trace.crisis_items):
         out["crisis.impressions"] = float(trace.item_impressions[trace.crisis_items].sum())
         out["crisis.consumed"] = float(trace.crisis_consumed)

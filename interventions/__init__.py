@@ -25,6 +25,7 @@ from .removal import (
     ModerationQueueIntervention,
     ModerationQueueInterventionConf,
 )
+from .rewire import RewireIntervention, RewireInterventionConf
 from .user import (
     FrictionIntervention,
     FrictionInterventionConf,
@@ -54,6 +55,8 @@ __all__ = [
     "ModerationQueueInterventionConf",
     "RedirectIntervention",
     "RedirectInterventionConf",
+    "RewireIntervention",
+    "RewireInterventionConf",
 ]
 
 INTERVENTIONS = {
@@ -66,6 +69,7 @@ INTERVENTIONS = {
     "moderation_queue": ModerationQueueIntervention,
     "bridging": BridgingIntervention,
     "diversify": DiversifyIntervention,
+    "rewire": RewireIntervention,
 }
 
 CONFS = {
@@ -78,4 +82,5 @@ CONFS = {
     "moderation_queue": ModerationQueueInterventionConf,
     "bridging": BridgingInterventionConf,
     "diversify": DiversifyInterventionConf,
+    "rewire": RewireInterventionConf,
 }

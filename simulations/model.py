@@ -226,6 +226,13 @@ class AuditModel(mesa.Model):
         if self.t < self.n_steps:
             counts[self.t] += np.bincount(self.catalog.category[items], minlength=N_CAT)
 
+    def record_value(self, key: str, value: float) -> None:
+        """Record a per-step value an intervention measured (e.g. segregation)."""
+        series = self.trace.extra.get(key)
+        if series is None:
+            series = self.trace.extra[key] = np.full(self.n_steps, np.nan)
+        series[min(self.t, self.n_steps) - 1] = value
+
     def true_utility(self, users: np.ndarray) -> np.ndarray:
         """Expected utility of every visible item for ``users`` (no noise, no position).
 
@@ -361,6 +368,7 @@ class AuditModel(mesa.Model):
                 observe(StepBatch(data=data, users=feed_users, slates=slates, clicked=clicked))
             if self.t % max(1, int(self.recommender.retrain_every)) == 0:
                 self.recommender.fit(data)
+        self._chain("on_item_graph", (), ())
         self.datacollector.collect(self)
         if self.t >= self.n_steps:
             self.running = False

@@ -68,3 +68,23 @@ def test_greedy_beats_random_on_the_median_graph():
         )
         gains.append((z0 - greedy) - (z0 - rand))
     assert np.median(gains) > 0
+
+
+def test_rewire_intervention_lowers_watch_next_segregation_in_an_audit():
+    from ampaudit.interventions import RewireInterventionConf
+
+    from ampaudit.audit import run_audit
+    from ampaudit.config import validate
+
+    from .conftest import small_run_conf
+
+    conf = small_run_conf("item_knn", n_steps=12, replicates=1)
+    conf.interventions = {
+        "rewire": RewireInterventionConf(budget=30, tau=0.0, every=5, threshold=0.5)
+    }
+    validate(conf)
+    run = next(r for r in run_audit(conf).runs if r.arm == "+rewire")
+    before = run.final["extra.rewire.z_mean_before"]
+    after = run.final["extra.rewire.z_mean_after"]
+    assert after < before
+    assert np.isfinite(run.final["extra.rewire.relevance_lost"])

@@ -52,6 +52,9 @@ class Trace:
         Recommendation impressions of each item over the horizon.
     creator_impressions : ndarray of shape (n_creators,)
         Recommendation impressions of each creator's items over the horizon.
+    extra : dict of str to ndarray of shape (n_steps,)
+        Per-step values interventions report (e.g. watch-next segregation), NaN
+        where not measured.
     actions : dict of str to ndarray of shape (n_steps, n_categories)
         What interventions did, by the true category of the items acted on, keyed
         ``"<intervention>.<action>"`` (e.g. ``"downrank.demoted"``).
@@ -77,6 +80,7 @@ class Trace:
     item_impressions: np.ndarray
     creator_impressions: np.ndarray
     actions: dict[str, np.ndarray] = field(default_factory=dict)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
     crisis_items: np.ndarray | None = None
     crisis_consumed: int = 0
 
