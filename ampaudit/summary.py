@@ -94,12 +94,18 @@ def cost_table(result: AuditResult, *, confidence: float = 0.95) -> str:
     replicate and common random numbers) with its confidence interval. Collateral
     counts the news, counter-narrative and mainstream items the arm's interventions
     demoted, capped, removed or put behind an interstitial (by true category), per
-    replicate.
+    replicate; wrongful removals are lawful items removed by moderation, with how
+    many were restored on appeal within the horizon.
     """
     arms = [a for a in result.arms if a.startswith("+")]
     if not arms:
         return ""
-    header = ["arm", *(title for _, title in COSTS), "collateral (news/counter/mainstream)"]
+    header = [
+        "arm",
+        *(title for _, title in COSTS),
+        "collateral (news/counter/mainstream)",
+        "wrongful removals (restored)",
+    ]
     rows = [header]
     for arm in arms:
         row = [arm, *(_paired(result, arm, key, confidence) for key, _ in COSTS)]
@@ -116,6 +122,17 @@ def cost_table(result: AuditResult, *, confidence: float = 0.95) -> str:
             )
             touched.append(f"{total / max(len(runs), 1):.0f}")
         row.append("/".join(touched))
+
+        def per_replicate(action: str, runs: list = runs) -> float:
+            return sum(
+                v
+                for r in runs
+                for k, v in r.final.items()
+                if k.startswith("action.") and k.split(".")[2] == action
+            ) / max(len(runs), 1)
+
+        wrongful, restored = per_replicate("wrongful_removal"), per_replicate("restored")
+        row.append(f"{wrongful:.0f} ({restored:.0f})")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
