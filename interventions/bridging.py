@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ class BridgingIntervention(Intervention):
         check_range("bridging.lambda_i", self.lambda_i, low=0)
         check_range("bridging.lambda_f", self.lambda_f, low=0)
 
-    def reset(self, model):  # noqa: D102
+    def reset(self, model: Any) -> None:  # noqa: D102
         super().reset(model)
         self._shown: list[tuple[int, np.ndarray, np.ndarray]] = []
         self.intercepts_ = np.zeros(len(model.catalog))
