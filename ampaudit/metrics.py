@@ -10,6 +10,12 @@ import numpy as np
 
 from ampaudit.core.categories import CATEGORIES, CHANNELS, EXTREME
 from ampaudit.core.trace import Trace
+from ampaudit.polarization import (
+    bimodality_coefficient,
+    entropy,
+    esteban_ray,
+    mean_pairwise_distance,
+)
 
 __all__ = [
     "amplification_ratio",
@@ -205,6 +211,12 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     out["ctr"] = float(_ratio(trace.clicks.sum(), trace.slates.sum(), 0.0))
     out["utility"] = float(_ratio(trace.utility.sum(), trace.n_active.sum(), 0.0))
     out["gini.extreme_consumption"] = gini(trace.extreme_consumed)
+    # polarisation of final opinions and diversity of consumption (ampaudit.polarization)
+    out["polarization.variance"] = float(np.var(trace.x))
+    out["polarization.bimodality"] = bimodality_coefficient(trace.x)
+    out["polarization.esteban_ray"] = esteban_ray(trace.x)
+    out["polarization.mean_pairwise_distance"] = mean_pairwise_distance(trace.x)
+    out["diversity.category_entropy"] = entropy(consumed.sum(axis=0))
     out["gini.item_exposure"] = gini(trace.item_impressions)
     for key, values in trace.extra.items():
         measured = values[np.isfinite(values)]

@@ -76,3 +76,17 @@ def test_mean_ci_contains_mean_and_degenerates_cleanly():
     single = mean_ci(np.array([0.7]))
     assert single[0] == 0.7
     assert np.isnan(single[1])
+
+
+def test_paired_cis_are_narrower_for_world_driven_outcomes():
+    import re
+
+    from ampaudit.audit import run_audit
+    from ampaudit.summary import paired_vs_unpaired
+
+    from .conftest import small_run_conf
+
+    result = run_audit(small_run_conf("mf", n_steps=15, replicates=4))
+    line = paired_vs_unpaired(result, "mean_opinion")
+    paired, unpaired = map(float, re.findall(r"(\d+\.\d+) (?:paired|unpaired)", line))
+    assert paired < unpaired
