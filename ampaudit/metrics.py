@@ -6,6 +6,8 @@ Every function is pure. Per-step series are keyed ``family.category`` (e.g.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ampaudit.core.categories import CATEGORIES, CHANNELS, EXTREME
@@ -18,12 +20,17 @@ from ampaudit.polarization import (
 )
 
 __all__ = [
+    "RelativeAmplification",
     "amplification_ratio",
     "exposure_share",
     "final_metrics",
     "gini",
+    "group_amplification",
+    "individual_amplification",
     "reach",
+    "relative_amplification",
     "step_metrics",
+    "survival_curve",
 ]
 
 #: Categories whose per-channel consumption share is tracked per step.
@@ -171,6 +178,9 @@ def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
     out["newly_radicalised"] = reach(trace.newly_radicalised, n)
     out["ctr"] = _ratio(trace.clicks, trace.slates, 0.0)
     out["utility"] = _ratio(trace.utility, trace.n_active, 0.0)
+    if trace.radicalised_at is not None:
+        starts = trace.x0 >= 0  # every user; those radical from the start never count
+        out["not_yet_radicalised"] = survival_curve(trace.radicalised_at[starts], trace.n_steps)
     out.update({f"extra.{k}": v.copy() for k, v in trace.extra.items()})
     return out
 
@@ -228,3 +238,137 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     out["gini.creator_exposure"] = gini(trace.creator_impressions)
     assert CATEGORIES[EXTREME] == "extreme"
     return out
+
+
+def group_amplification(exposed_treatment: np.ndarray, exposed_control: np.ndarray) -> float:
+    """Amplification of a content *set*: users reached by any of its members.
+
+    Parameters
+    ----------
+    exposed_treatment, exposed_control : ndarray of shape (n_users_arm, n_members), bool
+        Whether each user of the arm saw each member (item or creator) of the set.
+
+    References
+    ----------
+    .. [1] Huszár et al. (2022), group-level amplification.
+    """
+    return float(
+        amplification_ratio(
+            exposed_treatment.any(axis=1).sum(),
+            len(exposed_treatment),
+            exposed_control.any(axis=1).sum(),
+            len(exposed_control),
+        )
+    )
+
+
+def individual_amplification(
+    exposed_treatment: np.ndarray, exposed_control: np.ndarray
+) -> np.ndarray:
+    """Amplification of each member of a set on its own (per item or creator).
+
+    The mean of these can differ from :func:`group_amplification`: the set's reach
+    depends on how members' audiences overlap, individual ratios do not.
+
+    Returns
+    -------
+    ndarray of shape (n_members,)
+
+    Examples
+    --------
+    >>> t = np.array([[1, 1], [0, 0], [0, 0], [0, 0]], bool)   # same users see both
+    >>> c = np.array([[1, 0], [0, 1], [0, 0], [0, 0]], bool)   # different users
+    >>> individual_amplification(t, c).tolist(), group_amplification(t, c)
+    ([0.0, 0.0], -0.5)
+    """
+    return amplification_ratio(
+        exposed_treatment.sum(axis=0),
+        len(exposed_treatment),
+        exposed_control.sum(axis=0),
+        len(exposed_control),
+    )
+
+
+@dataclass(frozen=True)
+class RelativeAmplification:
+    """A change in an outcome under an algorithm against a *named* baseline.
+
+    Attributes
+    ----------
+    value : float
+        ``treatment / baseline − 1``.
+    content_set, baseline, outcome, horizon : str
+        What was counted, against what, how, and over which period.
+    """
+
+    value: float
+    content_set: str
+    baseline: str
+    outcome: str
+    horizon: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.value:+.1%} {self.outcome} of {self.content_set} vs. {self.baseline} "
+            f"over {self.horizon}"
+        )
+
+
+def relative_amplification(
+    treatment: float,
+    baseline_value: float,
+    *,
+    content_set: str,
+    baseline: str,
+    outcome: str,
+    horizon: str,
+) -> RelativeAmplification:
+    """Relative amplification (Stray, Thorburn, Bengani 2023), refusing to omit context.
+
+    Raises
+    ------
+    ValueError
+        If the baseline, content set, outcome or horizon is not stated.
+
+    References
+    ----------
+    .. [1] Stray, Thorburn, Bengani (2023), on measuring algorithmic amplification: a
+       change in impressions of a content set under an algorithm against a baseline,
+       meaningful only with the content set, baseline, outcome and horizon stated.
+    """
+    for name, value in (
+        ("baseline", baseline),
+        ("content_set", content_set),
+        ("outcome", outcome),
+        ("horizon", horizon),
+    ):
+        if not value or not str(value).strip():
+            raise ValueError(f"relative amplification needs a named {name}")
+    ratio = float(_ratio(treatment, baseline_value, np.nan)) - 1.0
+    return RelativeAmplification(ratio, content_set, baseline, outcome, horizon)
+
+
+def survival_curve(radicalised_at: np.ndarray, n_steps: int) -> np.ndarray:
+    """Share of users not yet radicalised after each step (time to radicalisation).
+
+    Parameters
+    ----------
+    radicalised_at : ndarray of shape (n_users,)
+        Step at which each user first reached the threshold; -1 for never (users
+        radical from the start are excluded).
+
+    Returns
+    -------
+    ndarray of shape (n_steps,)
+
+    Examples
+    --------
+    >>> survival_curve(np.array([-1, 0, 2, -1]), 3).tolist()
+    [0.75, 0.75, 0.5]
+    """
+    at = np.asarray(radicalised_at)
+    n = len(at)
+    if n == 0:
+        return np.ones(n_steps)
+    events = np.bincount(at[at >= 0], minlength=n_steps)[:n_steps]
+    return 1.0 - np.cumsum(events) / n

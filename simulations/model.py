@@ -440,6 +440,10 @@ class AuditModel(mesa.Model):
         tr.mean_opinion[t] = x.mean()
         tr.radicalised[t] = int(radical.sum())
         tr.newly_radicalised[t] = int((radical & ~self._starts_radical).sum())
+        if tr.radicalised_at is None:
+            tr.radicalised_at = np.full(len(x), -1, dtype=np.int64)
+        first = radical & ~self._starts_radical & (tr.radicalised_at < 0)
+        tr.radicalised_at[first] = t
         tr.utility[t] = float(chosen_u.sum())
 
     def run(self, progress: Any = None) -> Trace:

@@ -90,3 +90,48 @@ def test_paired_cis_are_narrower_for_world_driven_outcomes():
     line = paired_vs_unpaired(result, "mean_opinion")
     paired, unpaired = map(float, re.findall(r"(\d+\.\d+) (?:paired|unpaired)", line))
     assert paired < unpaired
+
+
+def test_group_and_individual_amplification_can_disagree():
+    from ampaudit.metrics import group_amplification, individual_amplification
+
+    # each creator reaches 2 of 10 users in both arms (individual ratio 0), but under
+    # treatment the two audiences coincide, under control they are disjoint
+    t = np.zeros((10, 2), bool)
+    t[:2, :] = True
+    c = np.zeros((10, 2), bool)
+    c[:2, 0] = True
+    c[2:4, 1] = True
+    assert individual_amplification(t, c).tolist() == [0.0, 0.0]
+    assert group_amplification(t, c) == pytest.approx(-0.5)
+
+
+def test_relative_amplification_refuses_without_a_baseline():
+    from ampaudit.metrics import relative_amplification
+
+    with pytest.raises(ValueError, match="named baseline"):
+        relative_amplification(
+            3.0, 2.0, content_set="extreme", baseline="", outcome="reach", horizon="100 steps"
+        )
+    r = relative_amplification(
+        3.0,
+        2.0,
+        content_set="extreme",
+        baseline="chronological",
+        outcome="reach",
+        horizon="100 steps",
+    )
+    assert r.value == pytest.approx(0.5)
+    assert "chronological" in str(r)
+
+
+def test_survival_curve_is_non_increasing_in_a_run():
+    from ampaudit.audit import run_audit
+
+    from .conftest import small_run_conf
+
+    run = run_audit(small_run_conf("mf", n_steps=10, replicates=1)).runs[0]
+    curve = run.series["not_yet_radicalised"]
+    assert len(curve) == 10
+    assert np.all(np.diff(curve) <= 0)
+    assert curve[0] <= 1.0

@@ -81,6 +81,7 @@ class Trace:
     creator_impressions: np.ndarray
     actions: dict[str, np.ndarray] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    radicalised_at: np.ndarray | None = None
     crisis_items: np.ndarray | None = None
     crisis_consumed: int = 0
 
