@@ -76,6 +76,8 @@ class AuditResult:
     labels: dict[str, str]
     arms: list[str] = field(default_factory=lambda: list(ARMS))
     runs: list[ArmRun] = field(default_factory=list)
+    #: With ``audit.export_log``: (impressions, items, users) DataFrames.
+    logs: tuple[Any, Any, Any] | None = None
     parent_run_id: str | None = None
 
     def values(self, arm: str, metric: str) -> np.ndarray:
@@ -200,6 +202,7 @@ def run_audit(
             open_runs.append(result.parent_run_id)
             if config_yaml:
                 tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")
+        exports: list[tuple[Any, Any, Any]] = []
         for r in range(a.replicates):
             streams = replicate_streams(entropy, r)
             world = build_world(
@@ -237,8 +240,11 @@ def run_audit(
                     recommender_rng=np.random.default_rng(streams["recommender"]),
                     people=make_people(conf.people),
                     interventions=_arm_interventions(conf, arm, streams["interventions"]),
+                    record_impressions=a.export_log,
                 )
                 traces[arm] = model.run(progress)
+                if a.export_log:
+                    exports.append(_export(model, arm, r))
                 runs[arm] = ArmRun(
                     arm, r, step_metrics(traces[arm]), final_metrics(traces[arm]), run_id
                 )
@@ -254,8 +260,18 @@ def run_audit(
                     tracker.log_series(run.run_id, run.series, run.final)
                     tracker.end(run.run_id, "FINISHED")
                     open_runs.remove(run.run_id)
+        if exports:
+            import pandas as pd
+
+            result.logs = tuple(  # type: ignore[assignment]
+                pd.concat([e[i] for e in exports], ignore_index=True).drop_duplicates()
+                for i in range(3)
+            )
         if tracker is not None and result.parent_run_id is not None:
             tracker.log_table(result.parent_run_id, result.to_frame(), "metrics.parquet")
+            if result.logs is not None:
+                for table, name in zip(result.logs, ("impressions", "items", "users"), strict=True):
+                    tracker.log_table(result.parent_run_id, table, f"{name}.parquet")
             tracker.end(result.parent_run_id, "FINISHED")
             open_runs.clear()
     except BaseException as exc:
@@ -263,6 +279,23 @@ def run_audit(
             tracker.end_after_error(open_runs, exc)
         raise
     return result
+
+
+def _export(model: AuditModel, arm: str, replicate: int) -> tuple[Any, Any, Any]:
+    """One arm's impression log, item table and population size, as DataFrames."""
+    import pandas as pd
+
+    log = pd.DataFrame(model.impression_log()).assign(arm=arm, replicate=replicate)
+    n = len(model.catalog)
+    items = pd.DataFrame(
+        {
+            "item": np.arange(n),
+            "category": np.array(CATEGORIES)[model.catalog.category],
+            "replicate": replicate,
+        }
+    )
+    users = pd.DataFrame({"arm": [arm], "replicate": [replicate], "n_users": [model.world.n_users]})
+    return log, items, users
 
 
 def _actions(run: ArmRun, trace: Trace) -> None:

@@ -47,6 +47,10 @@ class AuditSection:
         Level of the confidence intervals over replicates.
     progress : bool, default=True
         Show a progress bar on a terminal.
+    export_log : bool, default=False
+        Keep every impression and store the run as a platform-style impression log
+        (``impressions.parquet``, ``items.parquet``, ``users.parquet`` artifacts), the
+        input of ``ampaudit audit-log``.
     mode : {"compare", "sock_puppet"}, default="compare"
         ``compare`` runs control and treatment arms on a population;
         ``sock_puppet`` walks scripted accounts through the recommender.
@@ -61,6 +65,7 @@ class AuditSection:
     n_candidates: int = 20
     confidence: float = 0.95
     progress: bool = True
+    export_log: bool = False
     mode: str = "compare"
     sock_puppet: SockPuppetConf = field(default_factory=SockPuppetConf)
 

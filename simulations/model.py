@@ -124,6 +124,9 @@ class AuditModel(mesa.Model):
         Each step draws a fixed number of variates from it, whatever the arm does.
     recommender_rng : numpy.random.Generator
         Stream handed to the recommender.
+    record_impressions : bool, default=False
+        Keep every impression (feed slots, and organic consumption) so the run can
+        be exported as a platform-style impression log (:meth:`impression_log`).
     people : PeopleRecommender, optional
         Picks social-influence partners (``peers(users, data, rng=...)``); by
         default a uniformly random graph neighbour.
@@ -148,6 +151,7 @@ class AuditModel(mesa.Model):
         recommender_rng: np.random.Generator,
         interventions: Sequence[Any] = (),
         people: Any = None,
+        record_impressions: bool = False,
     ) -> None:
         super().__init__(rng=rng)
         self.world = world
@@ -159,6 +163,7 @@ class AuditModel(mesa.Model):
         self.recommender_rng = recommender_rng
         self.interventions = list(interventions)
         self.people = people
+        self._impressions: list[dict[str, np.ndarray]] | None = [] if record_impressions else None
         self.population, self.catalog = world.fresh_arm_state()
         self.log = InteractionLog(world.n_users, capacity=max(1024, world.n_users))
         self.trace = Trace.empty(
@@ -373,6 +378,34 @@ class AuditModel(mesa.Model):
         if self.t >= self.n_steps:
             self.running = False
 
+    def _log_impressions(self, feed_users, slates, clicked, c_users, c_items, c_chan) -> None:
+        assert self._impressions is not None
+        rows, pos = np.nonzero(slates >= 0)
+        organic = c_chan != RECOMMENDED
+        n_org = int(organic.sum())
+        self._impressions.append(
+            {
+                "user": np.concatenate([feed_users[rows], c_users[organic]]),
+                "item": np.concatenate([slates[rows, pos], c_items[organic]]),
+                "step": np.full(len(rows) + n_org, self.t, dtype=np.int64),
+                "position": np.concatenate([pos, np.full(n_org, -1)]),
+                "channel": np.concatenate([np.zeros(len(rows), np.int8), c_chan[organic]]),
+                "clicked": np.concatenate([clicked[rows] == pos, np.ones(n_org, bool)]),
+            }
+        )
+
+    def impression_log(self) -> dict[str, np.ndarray]:
+        """Every impression of the run.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``user, item, step, position`` (-1 for organic), ``channel``, ``clicked``.
+        """
+        if not self._impressions:
+            raise ValueError("impressions were not recorded: pass record_impressions=True")
+        return {k: np.concatenate([b[k] for b in self._impressions]) for k in self._impressions[0]}
+
     def _creator_item(self, creators: np.ndarray, u: np.ndarray) -> np.ndarray:
         """A uniformly drawn item among those each creator has published so far."""
         w = self.world
@@ -412,6 +445,8 @@ class AuditModel(mesa.Model):
     ) -> None:
         """Accumulate this step's counters into the preallocated trace."""
         tr, t, cat = self.trace, self.t, self.catalog.category
+        if self._impressions is not None:
+            self._log_impressions(feed_users, slates, clicked, c_users, c_items, c_chan)
         tr.n_active[t] = len(active)
         tr.n_feed[t] = len(feed_users)
         shown = slates >= 0
