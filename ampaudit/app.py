@@ -30,7 +30,13 @@ def run_from_config(cfg: DictConfig) -> Any:
     from tqdm import tqdm
 
     from ampaudit.audit import run_audit
-    from ampaudit.summary import cost_table, crisis_table, paired_vs_unpaired, summary_table
+    from ampaudit.summary import (
+        cost_table,
+        crisis_table,
+        paired_vs_unpaired,
+        summary_table,
+        target_line,
+    )
     from ampaudit.tracking import MlflowTracker, flatten
 
     try:
@@ -68,6 +74,8 @@ def run_from_config(cfg: DictConfig) -> Any:
         print(f"ampaudit: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     print(summary_table(result, confidence=a.confidence, n_steps=a.n_steps))
+    if a.target_ci > 0:
+        print(target_line(result, a))
     paired = paired_vs_unpaired(result, confidence=a.confidence)
     if paired:
         print(paired)

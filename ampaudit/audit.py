@@ -22,6 +22,7 @@ from ampaudit.core.trace import Trace
 from ampaudit.metrics import amplification_ratio, final_metrics, step_metrics
 from ampaudit.recommenders import CONFS
 from ampaudit.simulations import AuditModel, build_world
+from ampaudit.stats import mean_ci
 
 __all__ = ["ArmRun", "AuditResult", "recommender_name", "run_audit"]
 
@@ -203,7 +204,9 @@ def run_audit(
             if config_yaml:
                 tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")
         exports: list[tuple[Any, Any, Any]] = []
-        for r in range(a.replicates):
+        r = -1
+        while _more_replicates(result, a, r + 1):
+            r += 1
             streams = replicate_streams(entropy, r)
             world = build_world(
                 conf.world,
@@ -279,6 +282,31 @@ def run_audit(
             tracker.end_after_error(open_runs, exc)
         raise
     return result
+
+
+def _more_replicates(result: AuditResult, a: Any, done: int) -> bool:
+    """Whether to run another replicate: the planned ones, then until ``audit.target_ci``.
+
+    With a target, replicates are added until the confidence interval of the paired
+    difference treatment − control of ``audit.target_metric`` has a half-width at most
+    ``target_ci``, or ``max_replicates`` is reached.
+    """
+    if done < a.replicates:
+        return True
+    if a.target_ci <= 0 or done >= a.max_replicates:
+        return False
+    base = {
+        x.replicate: x.final.get(a.target_metric, np.nan) for x in result.runs if x.arm == "control"
+    }
+    diffs = np.array(
+        [
+            x.final.get(a.target_metric, np.nan) - base[x.replicate]
+            for x in result.runs
+            if x.arm == "treatment"
+        ]
+    )
+    _, lo, hi = mean_ci(diffs, confidence=a.confidence)
+    return not (np.isfinite(hi - lo) and (hi - lo) / 2 <= a.target_ci)
 
 
 def _export(model: AuditModel, arm: str, replicate: int) -> tuple[Any, Any, Any]:

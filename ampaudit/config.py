@@ -47,6 +47,12 @@ class AuditSection:
         Level of the confidence intervals over replicates.
     progress : bool, default=True
         Show a progress bar on a terminal.
+    target_ci : float, default=0.0
+        If positive, keep adding replicates after ``replicates`` until the CI of the
+        paired difference treatment − control of ``target_metric`` has at most this
+        half-width, or ``max_replicates`` is reached.
+    target_metric : str, default="radicalised"
+    max_replicates : int, default=20
     export_log : bool, default=False
         Keep every impression and store the run as a platform-style impression log
         (``impressions.parquet``, ``items.parquet``, ``users.parquet`` artifacts), the
@@ -66,6 +72,9 @@ class AuditSection:
     confidence: float = 0.95
     progress: bool = True
     export_log: bool = False
+    target_ci: float = 0.0
+    target_metric: str = "radicalised"
+    max_replicates: int = 20
     mode: str = "compare"
     sock_puppet: SockPuppetConf = field(default_factory=SockPuppetConf)
 
@@ -134,6 +143,8 @@ def validate(conf: RunConf) -> None:
     check_range("audit.slate_size", a.slate_size, low=1, high=conf.world.n_items)
     check_range("audit.n_candidates", a.n_candidates, low=a.slate_size)
     check_range("audit.confidence", a.confidence, low=0, high=1, low_open=True, high_open=True)
+    check_range("audit.target_ci", a.target_ci, low=0)
+    check_range("audit.max_replicates", a.max_replicates, low=a.replicates)
     if a.mode not in MODES:
         raise ConfigError("audit.mode", a.mode, f"one of {', '.join(MODES)}")
     if a.mode == "sock_puppet":

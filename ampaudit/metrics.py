@@ -26,6 +26,7 @@ __all__ = [
     "final_metrics",
     "gini",
     "group_amplification",
+    "group_metrics",
     "individual_amplification",
     "reach",
     "relative_amplification",
@@ -221,6 +222,7 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     out["ctr"] = float(_ratio(trace.clicks.sum(), trace.slates.sum(), 0.0))
     out["utility"] = float(_ratio(trace.utility.sum(), trace.n_active.sum(), 0.0))
     out["gini.extreme_consumption"] = gini(trace.extreme_consumed)
+    out.update(group_metrics(trace))
     # polarisation of final opinions and diversity of consumption (ampaudit.polarization)
     out["polarization.variance"] = float(np.var(trace.x))
     out["polarization.bimodality"] = bimodality_coefficient(trace.x)
@@ -372,3 +374,26 @@ def survival_curve(radicalised_at: np.ndarray, n_steps: int) -> np.ndarray:
         return np.ones(n_steps)
     events = np.bincount(at[at >= 0], minlength=n_steps)[:n_steps]
     return 1.0 - np.cumsum(events) / n
+
+
+def group_metrics(trace: Trace, threshold: float = 0.7) -> dict[str, float]:
+    """Final metrics per user group: ``group.<g>.<metric>``.
+
+    Groups are the communities (``community<c>``) and the at-risk minority
+    (``at_risk``, counted only there). Metrics: extreme consumption share, drift of
+    mean opinion, and the fraction with opinion at or above ``threshold``.
+    """
+    if trace.groups is None or trace.consumed_by_group is None:
+        return {}
+    out: dict[str, float] = {}
+    n_groups = trace.consumed_by_group.shape[0]
+    for g in range(n_groups):
+        name = "at_risk" if g == n_groups - 1 else f"community{g}"
+        members = trace.groups == g
+        if not members.any():
+            continue
+        cons = exposure_share(trace.consumed_by_group[g].sum(axis=0))
+        out[f"group.{name}.cons_share.extreme"] = float(cons[EXTREME])
+        out[f"group.{name}.drift"] = float(trace.x[members].mean() - trace.x0[members].mean())
+        out[f"group.{name}.radicalised"] = float((trace.x[members] >= threshold).mean())
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["mean_ci"]
+__all__ = ["bootstrap_ci", "mean_ci", "replicates_for_width"]
 
 
 def mean_ci(values: np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -41,3 +41,56 @@ def mean_ci(values: np.ndarray, *, confidence: float = 0.95) -> tuple[float, flo
     sem = float(v.std(ddof=1)) / np.sqrt(len(v))
     half = float(stats.t.ppf(0.5 + confidence / 2, df=len(v) - 1)) * sem
     return mean, float(mean - half), float(mean + half)
+
+
+def bootstrap_ci(
+    values: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    rng: np.random.Generator,
+) -> tuple[float, float, float]:
+    """Mean and BCa bootstrap interval (``scipy.stats.bootstrap``), for ≥ 10 replicates.
+
+    Below 10 values the bootstrap under-covers; use :func:`mean_ci` there.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) < 10:
+        raise ValueError(f"bootstrap needs at least 10 replicates, got {len(v)}; use mean_ci")
+    if np.ptp(v) == 0:
+        return float(v[0]), float(v[0]), float(v[0])
+    res = stats.bootstrap(
+        (v,),
+        np.mean,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="BCa",
+        random_state=rng,
+    )
+    return float(v.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def replicates_for_width(values: np.ndarray, half_width: float, *, confidence: float = 0.95) -> int:
+    """Replicates needed for a t-interval of ``half_width``, from a pilot sample.
+
+    ``n ≥ (t·s / h)²`` with the pilot's standard deviation ``s`` (iterated on the
+    t quantile's degrees of freedom).
+
+    Examples
+    --------
+    >>> replicates_for_width(np.array([0.0, 1.0, 2.0, 3.0]), 0.5)
+    28
+    """
+    v = np.asarray(values, dtype=float)
+    s = float(v.std(ddof=1))
+    if s == 0:
+        return max(len(v), 2)
+    n = len(v)
+    for _ in range(50):
+        t = float(stats.t.ppf(0.5 + confidence / 2, df=max(n - 1, 1)))
+        needed = int(np.ceil((t * s / half_width) ** 2))
+        if needed == n:
+            break
+        n = max(needed, 2)
+    return n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -196,4 +197,29 @@ def paired_vs_unpaired(
     return (
         f"{key}, treatment - control: CI width {paired:.4f} paired by replicate (common "
         f"random numbers) vs. {unpaired:.4f} unpaired (unpaired/paired = {ratio:.1f})"
+    )
+
+
+def target_line(result: AuditResult, a: Any) -> str:
+    """Whether ``audit.target_ci`` was reached, and the replicates it needs."""
+    from ampaudit.stats import replicates_for_width
+
+    base = {
+        r.replicate: r.final.get(a.target_metric, np.nan) for r in result.runs if r.arm == "control"
+    }
+    diffs = np.array(
+        [
+            r.final.get(a.target_metric, np.nan) - base[r.replicate]
+            for r in result.runs
+            if r.arm == "treatment"
+        ]
+    )
+    _, lo, hi = mean_ci(diffs, confidence=a.confidence)
+    half = (hi - lo) / 2
+    needed = replicates_for_width(diffs, a.target_ci, confidence=a.confidence)
+    status = "reached" if half <= a.target_ci else f"not reached (cap {a.max_replicates})"
+    return (
+        f"Target CI half-width {a.target_ci:g} on treatment - control {a.target_metric}: "
+        f"{status} with {len(diffs)} replicates (half-width {half:.4g}); "
+        f"about {needed} replicates are needed by the t rule."
     )

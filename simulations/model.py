@@ -180,6 +180,10 @@ class AuditModel(mesa.Model):
         self._rec_exposed = np.zeros((N_CAT, world.n_users), dtype=bool)
         self._consumed_any = np.zeros((N_CAT, world.n_users), dtype=bool)
         self._starts_radical = self.population.x0 >= behavior.radical_threshold
+        # groups for breakdowns: communities, with the at-risk minority as its own group
+        n_comm = int(self.population.community.max()) + 1 if world.n_users else 1
+        self.trace.groups = np.where(self.population.at_risk, n_comm, self.population.community)
+        self.trace.consumed_by_group = np.zeros((n_comm + 1, 3, N_CAT), dtype=np.int64)
         # the adjacency as plain arrays: peers are drawn per step without Python loops
         self._adj_indptr = world.adjacency.indptr.astype(np.int64)
         self._adj_indices = world.adjacency.indices.astype(np.int64)
@@ -470,6 +474,9 @@ class AuditModel(mesa.Model):
         tr.reach[t] = np.count_nonzero(self._exposed, axis=1)
         tr.cons_reach[t] = np.count_nonzero(self._consumed_any, axis=1)
         np.add.at(tr.extreme_consumed, c_users[c_cat == EXTREME], 1)
+        assert tr.consumed_by_group is not None
+        assert tr.groups is not None
+        np.add.at(tr.consumed_by_group, (tr.groups[c_users], c_chan.astype(np.int64), c_cat), 1)
         x = self.population.x
         radical = x >= self.behavior.radical_threshold
         tr.mean_opinion[t] = x.mean()

@@ -135,3 +135,52 @@ def test_survival_curve_is_non_increasing_in_a_run():
     assert len(curve) == 10
     assert np.all(np.diff(curve) <= 0)
     assert curve[0] <= 1.0
+
+
+def test_target_ci_adds_replicates_until_reached_or_capped():
+    from ampaudit.audit import run_audit
+    from ampaudit.config import validate
+
+    from .conftest import small_run_conf
+
+    loose = small_run_conf(
+        "popularity",
+        n_steps=5,
+        replicates=2,
+        target_ci=10.0,
+        target_metric="mean_opinion",
+        max_replicates=6,
+    )
+    validate(loose)
+    assert {r.replicate for r in run_audit(loose).runs} == {0, 1}
+    tight = small_run_conf(
+        "popularity",
+        n_steps=5,
+        replicates=2,
+        target_ci=1e-12,
+        target_metric="mean_opinion",
+        max_replicates=4,
+    )
+    validate(tight)
+    assert {r.replicate for r in run_audit(tight).runs} == {0, 1, 2, 3}
+
+
+def test_group_breakdown_includes_the_at_risk_minority():
+    from ampaudit.audit import run_audit
+
+    from .conftest import small_run_conf
+
+    run = run_audit(small_run_conf("mf", n_steps=8, replicates=1)).runs[0]
+    groups = {k.split(".")[1] for k in run.final if k.startswith("group.")}
+    assert "community0" in groups
+    assert 0.0 <= run.final["group.community0.radicalised"] <= 1.0
+
+
+def test_bootstrap_needs_enough_replicates():
+    from ampaudit.stats import bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="at least 10"):
+        bootstrap_ci(np.arange(5.0), rng=rng)
+    m, lo, hi = bootstrap_ci(rng.normal(size=30), rng=rng)
+    assert lo < m < hi

@@ -82,6 +82,10 @@ class Trace:
     actions: dict[str, np.ndarray] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     radicalised_at: np.ndarray | None = None
+    #: user → group label (communities 0..C-1; the at-risk minority is group C)
+    groups: np.ndarray | None = None
+    #: consumption counts per group, channel and category over the horizon
+    consumed_by_group: np.ndarray | None = None
     crisis_items: np.ndarray | None = None
     crisis_consumed: int = 0
 
