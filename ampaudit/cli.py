@@ -27,6 +27,9 @@ commands:
   audit-log LOG --items ITEMS [--users USERS] [--control ARM] [--epsilon E] [--seed S]
                        the same per-arm metrics from a platform's impression log
                        (Parquet or CSV), optionally with differential privacy
+  export EXPERIMENT -o FILE [--uri URI]
+                       one tidy table (audit, arm, replicate, metric, step, value) of an
+                       MLflow experiment, as .parquet or .csv
   ui [--port N]        open the MLflow UI on the local store (sqlite:///mlflow.db)
 """
 
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve_command(rest)
     if command == "audit-log":
         return audit_log_command(rest)
+    if command == "export":
+        return export_command(rest)
     if command == "ui":
         parser = argparse.ArgumentParser(prog="ampaudit ui")
         parser.add_argument("--port", type=int, default=5000)
@@ -71,6 +76,31 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"ampaudit: error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
+
+
+def export_command(args: list[str]) -> int:
+    """``ampaudit export``: write an experiment's tidy table."""
+    parser = argparse.ArgumentParser(prog="ampaudit export")
+    parser.add_argument("experiment")
+    parser.add_argument("-o", "--output", required=True, help="FILE.parquet or FILE.csv")
+    parser.add_argument("--uri", default="sqlite:///mlflow.db")
+    ns = parser.parse_args(args)
+    from ampaudit.export import export_experiment
+
+    if not ns.output.endswith((".parquet", ".csv")):
+        print("ampaudit: error: --output must end in .parquet or .csv", file=sys.stderr)
+        return 2
+    try:
+        table = export_experiment(ns.uri, ns.experiment)
+    except ValueError as exc:
+        print(f"ampaudit: error: {exc}", file=sys.stderr)
+        return 2
+    if ns.output.endswith(".csv"):
+        table.to_csv(ns.output, index=False)
+    else:
+        table.to_parquet(ns.output, index=False)
+    print(f"{len(table)} rows from {table['audit'].nunique()} audits -> {ns.output}")
+    return 0
 
 
 def audit_log_command(args: list[str]) -> int:

@@ -1,0 +1,56 @@
+"""Export an experiment's results from MLflow as one tidy table."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["export_experiment"]
+
+
+def export_experiment(uri: str, experiment: str) -> Any:
+    """Tidy table of every finished audit in ``experiment``.
+
+    One row per (audit, arm, replicate, metric, step) — final values at step -1 —
+    read from each parent run's ``metrics.parquet`` artifact (the same values the
+    child runs hold as metric histories), with the audit's parent run id and name.
+
+    Raises
+    ------
+    ValueError
+        If the experiment does not exist or holds no finished audit.
+    """
+    import os
+
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+    from ampaudit.tracking import resolve_uri
+
+    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise ValueError(f"experiment {experiment!r} not found at {uri}")
+    parents = [
+        r
+        for r in client.search_runs([found.experiment_id], max_results=50_000)
+        if "mlflow.parentRunId" not in r.data.tags and r.info.status == "FINISHED"
+    ]
+    frames = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in parents:
+            names = {a.path for a in client.list_artifacts(run.info.run_id)}
+            if "metrics.parquet" not in names:
+                continue
+            path = client.download_artifacts(run.info.run_id, "metrics.parquet", tmp)
+            table = pd.read_parquet(path)
+            frames.append(table.assign(audit=run.info.run_id, audit_name=run.info.run_name))
+            Path(path).unlink()
+    if not frames:
+        raise ValueError(f"experiment {experiment!r} holds no finished audit")
+    table = pd.concat(frames, ignore_index=True)
+    columns = ["audit", "audit_name", "arm", "recommender", "replicate", "metric", "step", "value"]
+    return table[columns]
