@@ -23,8 +23,23 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
+def _terminate_as_interrupt() -> None:
+    """Let SIGTERM (a scheduler's or ``kill``'s stop) end runs as KILLED, like Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run_from_config(cfg: DictConfig) -> Any:
     """Validate ``cfg``, run the audit, log it and print the per-arm table."""
+    _terminate_as_interrupt()
     # Mesa logs every step at INFO, and Hydra turns INFO on: keep the terminal readable
     logging.getLogger("MESA").setLevel(logging.WARNING)
     from tqdm import tqdm
@@ -51,6 +66,16 @@ def run_from_config(cfg: DictConfig) -> Any:
         tracker = MlflowTracker(conf.tracking.uri, conf.tracking.experiment)
     a = conf.audit
     params = flatten({str(k): v for k, v in resolved.items()})
+    if tracker is not None and conf.seed is not None and conf.tracking.skip_finished:
+        from ampaudit.tracking import job_key
+
+        done = tracker.finished_job(job_key(params))
+        if done is not None:
+            print(
+                f"Already finished: parent run {done} has this exact config and seed; "
+                "skipped (tracking.skip_finished=false reruns it)."
+            )
+            return None
     if a.mode == "sock_puppet":
         return _sock_puppets(conf, tracker, params)
     total = 2 * a.replicates * a.n_steps

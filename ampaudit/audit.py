@@ -195,11 +195,16 @@ def run_audit(
         "git_commit": _commit(),
     }
     params = params or {}
+    parent_tags = dict(base_tags)
+    if params and conf.seed is not None:
+        from ampaudit.tracking import job_key
+
+        parent_tags["job_key"] = job_key(params)  # on the parent only: it marks the audit
     open_runs: list[str] = []
     try:
         if tracker is not None:
             name = f"{labels['treatment']} vs {labels['control']}"
-            result.parent_run_id = tracker.start_parent(name, params, base_tags)
+            result.parent_run_id = tracker.start_parent(name, params, parent_tags)
             open_runs.append(result.parent_run_id)
             if config_yaml:
                 tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")

@@ -92,11 +92,16 @@ class TrackingConf:
         MLflow experiment name.
     enabled : bool, default=True
         Set false to skip MLflow (results are then only printed).
+    skip_finished : bool, default=True
+        With a fixed ``seed``, an audit whose resolved config already has a FINISHED
+        parent run in the experiment is not run again (sweeps resume); set false
+        (``tracking.skip_finished=false``) to force a rerun.
     """
 
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "ampaudit"
     enabled: bool = True
+    skip_finished: bool = True
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MlflowTracker", "flatten", "git_commit", "resolve_uri"]
+__all__ = ["MlflowTracker", "flatten", "git_commit", "job_key", "resolve_uri"]
 
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_PARAMS_PER_BATCH = 100
@@ -48,6 +48,21 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[name] = str(value)[:_MAX_PARAM_CHARS]
     return out
+
+
+def job_key(params: Mapping[str, str]) -> str:
+    """A stable hash of an audit's resolved config, excluding where results are logged.
+
+    Examples
+    --------
+    >>> job_key({"seed": "1", "tracking.uri": "a"}) == job_key({"seed": "1", "tracking.uri": "b"})
+    True
+    """
+    import hashlib
+    import json
+
+    kept = {k: v for k, v in sorted(params.items()) if not k.startswith(("tracking.", "hydra."))}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def git_commit() -> str:
@@ -98,6 +113,15 @@ class MlflowTracker:
             )
         else:
             self.experiment_id = found.experiment_id
+
+    def finished_job(self, key: str) -> str | None:
+        """Run id of a FINISHED audit with ``job_key`` tag ``key``, if there is one."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            f"tags.job_key = '{key}' and attributes.status = 'FINISHED'",
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
 
     def start_parent(self, name: str, params: Mapping[str, str], tags: Mapping[str, str]) -> str:
         """Create the audit's parent run and log its params; return its id."""

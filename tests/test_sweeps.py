@@ -113,3 +113,114 @@ def test_export_of_a_missing_experiment_is_one_clear_error(tmp_path):
     )
     assert proc.returncode == 2
     assert "experiment 'nope' not found" in proc.stderr
+
+
+def _sweep(cwd, *extra, launcher="basic"):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ampaudit.cli",
+            "run",
+            "--multirun",
+            f"hydra/launcher={launcher}",
+            "recommender=random,popularity",
+            "world=small",
+            "audit.n_steps=5",
+            "audit.replicates=2",
+            "audit.progress=false",
+            "seed=21",
+            *extra,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _runs(cwd):
+    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("ampaudit")
+    return client.search_runs([exp.experiment_id], max_results=1000)
+
+
+def test_rerunning_a_sweep_skips_finished_audits(tmp_path):
+    assert _sweep(tmp_path).returncode == 0
+    before = len(_runs(tmp_path))
+    again = _sweep(tmp_path)
+    assert again.returncode == 0
+    assert again.stdout.count("Already finished") == 2
+    assert len(_runs(tmp_path)) == before
+    forced = _sweep(tmp_path, "tracking.skip_finished=false")
+    assert forced.returncode == 0
+    assert len(_runs(tmp_path)) == 2 * before
+
+
+def test_same_sweep_gives_identical_metrics_under_basic_and_joblib(tmp_path):
+    tables = {}
+    for launcher in ("basic", "joblib"):
+        cwd = tmp_path / launcher
+        cwd.mkdir()
+        assert _sweep(cwd, launcher=launcher).returncode == 0
+        out = cwd / "export.parquet"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ampaudit.cli",
+                "export",
+                "ampaudit",
+                "-o",
+                str(out),
+                "--uri",
+                f"sqlite:///{cwd / 'mlflow.db'}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        table = pd.read_parquet(out)
+        table = table.assign(audit=table["audit_name"]).drop(columns=["audit_name"])
+        tables[launcher] = table.sort_values(
+            ["audit", "arm", "replicate", "metric", "step"]
+        ).reset_index(drop=True)
+    pd.testing.assert_frame_equal(tables["basic"], tables["joblib"])
+
+
+def test_a_terminated_audit_ends_killed_not_running(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ampaudit.cli",
+            "run",
+            "world.n_users=3000",
+            "audit.n_steps=400",
+            "audit.replicates=1",
+            "audit.progress=false",
+            "seed=5",
+            "recommender=popularity",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the audit has opened its runs
+        if (tmp_path / "mlflow.db").exists():
+            try:
+                if len(_runs(tmp_path)) >= 2:
+                    break
+            except Exception:
+                pass
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    statuses = {r.info.status for r in _runs(tmp_path)}
+    assert "RUNNING" not in statuses
+    assert "KILLED" in statuses
