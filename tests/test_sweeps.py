@@ -158,9 +158,9 @@ def test_rerunning_a_sweep_skips_finished_audits(tmp_path):
     assert len(_runs(tmp_path)) == 2 * before
 
 
-def test_same_sweep_gives_identical_metrics_under_basic_and_joblib(tmp_path):
+def test_same_sweep_gives_identical_metrics_under_basic_joblib_and_submitit(tmp_path):
     tables = {}
-    for launcher in ("basic", "joblib"):
+    for launcher in ("basic", "joblib", "submitit_local"):
         cwd = tmp_path / launcher
         cwd.mkdir()
         assert _sweep(cwd, launcher=launcher).returncode == 0
@@ -187,6 +187,7 @@ def test_same_sweep_gives_identical_metrics_under_basic_and_joblib(tmp_path):
             ["audit", "arm", "replicate", "metric", "step"]
         ).reset_index(drop=True)
     pd.testing.assert_frame_equal(tables["basic"], tables["joblib"])
+    pd.testing.assert_frame_equal(tables["basic"], tables["submitit_local"])
 
 
 def test_a_terminated_audit_ends_killed_not_running(tmp_path):
