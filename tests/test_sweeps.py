@@ -140,6 +140,31 @@ def _sweep(cwd, *extra, launcher="basic"):
     )
 
 
+def _exported(cwd):
+    """The sweep's tidy export, sorted, with audits identified by name."""
+    out = cwd / "export.parquet"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ampaudit.cli",
+            "export",
+            "ampaudit",
+            "-o",
+            str(out),
+            "--uri",
+            f"sqlite:///{cwd / 'mlflow.db'}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    table = pd.read_parquet(out)
+    table = table.assign(audit=table["audit_name"]).drop(columns=["audit_name"])
+    keys = ["audit", "arm", "replicate", "metric", "step"]
+    return table.sort_values(keys).reset_index(drop=True)
+
+
 def _runs(cwd):
     client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
     exp = client.get_experiment_by_name("ampaudit")
@@ -164,28 +189,7 @@ def test_same_sweep_gives_identical_metrics_under_basic_joblib_and_submitit(tmp_
         cwd = tmp_path / launcher
         cwd.mkdir()
         assert _sweep(cwd, launcher=launcher).returncode == 0
-        out = cwd / "export.parquet"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ampaudit.cli",
-                "export",
-                "ampaudit",
-                "-o",
-                str(out),
-                "--uri",
-                f"sqlite:///{cwd / 'mlflow.db'}",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        table = pd.read_parquet(out)
-        table = table.assign(audit=table["audit_name"]).drop(columns=["audit_name"])
-        tables[launcher] = table.sort_values(
-            ["audit", "arm", "replicate", "metric", "step"]
-        ).reset_index(drop=True)
+        tables[launcher] = _exported(cwd)
     pd.testing.assert_frame_equal(tables["basic"], tables["joblib"])
     pd.testing.assert_frame_equal(tables["basic"], tables["submitit_local"])
 
@@ -225,3 +229,15 @@ def test_a_terminated_audit_ends_killed_not_running(tmp_path):
     statuses = {r.info.status for r in _runs(tmp_path)}
     assert "RUNNING" not in statuses
     assert "KILLED" in statuses
+
+
+def test_ray_launcher_gives_the_same_metrics_as_basic(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="install the ray extra")
+    tables = {}
+    for launcher, extra in (("basic", ()), ("ray", ("+hydra.launcher.ray.init.num_cpus=2",))):
+        cwd = tmp_path / launcher
+        cwd.mkdir()
+        proc = _sweep(cwd, *extra, launcher=launcher)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        tables[launcher] = _exported(cwd)
+    pd.testing.assert_frame_equal(tables["basic"], tables["ray"])
