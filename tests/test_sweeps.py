@@ -23,7 +23,7 @@ def swept(tmp_path_factory):
             "hydra/launcher=joblib",
             "hydra.launcher.n_jobs=2",
             "recommender=random,popularity",
-            "audit.control=chronological,random",
+            "interventions=[],[downrank]",
             "audit.replicates=2",
             "world=small",
             "audit.n_steps=5",
@@ -46,12 +46,13 @@ def test_joblib_sweep_files_every_run_under_its_parent(swept):
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     parents = {r.info.run_id: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 4  # 2 recommenders x 2 controls
-    assert len(children) == 4 * 2 * 2  # x 2 arms x 2 replicates
+    assert len(parents) == 4  # 2 recommenders x 2 intervention lists
+    # arms: control + treatment (+ treatment+downrank), each x 2 replicates
+    assert len(children) == 2 * (2 * 2) + 2 * (3 * 2)
     assert all(c.data.tags["mlflow.parentRunId"] in parents for c in children)
     assert {r.info.status for r in runs} == {"FINISHED"}
-    pairs = {(p.data.tags["recommender"], p.data.tags["control"]) for p in parents.values()}
-    assert pairs == {(r, c) for r in ("random", "popularity") for c in ("chronological", "random")}
+    points = {(p.data.tags["recommender"], p.data.tags["interventions"]) for p in parents.values()}
+    assert points == {(r, i) for r in ("random", "popularity") for i in ("none", "downrank")}
 
 
 def test_export_matches_what_mlflow_holds(swept, tmp_path):
@@ -241,3 +242,47 @@ def test_ray_launcher_gives_the_same_metrics_as_basic(tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         tables[launcher] = _exported(cwd)
     pd.testing.assert_frame_equal(tables["basic"], tables["ray"])
+
+
+def test_killing_a_sweep_then_rerunning_completes_only_the_missing_audits(tmp_path):
+    import signal
+    import time
+
+    args = [
+        sys.executable,
+        "-m",
+        "ampaudit.cli",
+        "run",
+        "--multirun",
+        "recommender=random,popularity",
+        "world.n_users=2000",
+        "audit.n_steps=150",
+        "audit.replicates=1",
+        "audit.progress=false",
+        "seed=8",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # stop once the first audit is done, mid-second
+        try:
+            runs = _runs(tmp_path) if (tmp_path / "mlflow.db").exists() else []
+        except Exception:
+            runs = []
+        parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        if any(p.info.status == "FINISHED" for p in parents) and len(parents) == 2:
+            break
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    parents = [r for r in _runs(tmp_path) if "mlflow.parentRunId" not in r.data.tags]
+    assert sorted(p.info.status for p in parents) == ["FINISHED", "KILLED"]
+    rerun = subprocess.run(
+        args, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert rerun.stdout.count("Already finished") == 1
+    parents = [r for r in _runs(tmp_path) if "mlflow.parentRunId" not in r.data.tags]
+    assert sorted(p.info.status for p in parents) == ["FINISHED", "FINISHED", "KILLED"]
+    assert "RUNNING" not in {r.info.status for r in _runs(tmp_path)}
