@@ -85,6 +85,15 @@ class AuditResult:
         """Final values of ``metric`` for ``arm``, one per replicate."""
         return np.array([r.final.get(metric, np.nan) for r in self.runs if r.arm == arm])
 
+    def by_replicate(self, arm: str, metric: str) -> dict[int, float]:
+        """Final values of ``metric`` for ``arm``, keyed by replicate."""
+        return {r.replicate: r.final.get(metric, np.nan) for r in self.runs if r.arm == arm}
+
+    def paired(self, arm: str, baseline: str, metric: str) -> np.ndarray:
+        """``arm − baseline`` differences of ``metric``, one per replicate both arms ran."""
+        a, b = self.by_replicate(arm, metric), self.by_replicate(baseline, metric)
+        return np.array([a[r] - b[r] for r in sorted(a.keys() & b.keys())])
+
     def to_frame(self) -> Any:
         """Tidy table: one row per (arm, replicate, metric, step); final values at step -1."""
         import pandas as pd
@@ -300,16 +309,7 @@ def _more_replicates(result: AuditResult, a: Any, done: int) -> bool:
         return True
     if a.target_ci <= 0 or done >= a.max_replicates:
         return False
-    base = {
-        x.replicate: x.final.get(a.target_metric, np.nan) for x in result.runs if x.arm == "control"
-    }
-    diffs = np.array(
-        [
-            x.final.get(a.target_metric, np.nan) - base[x.replicate]
-            for x in result.runs
-            if x.arm == "treatment"
-        ]
-    )
+    diffs = result.paired("treatment", "control", a.target_metric)
     _, lo, hi = mean_ci(diffs, confidence=a.confidence)
     return not (np.isfinite(hi - lo) and (hi - lo) / 2 <= a.target_ci)
 

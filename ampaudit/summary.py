@@ -81,10 +81,7 @@ def summary_table(result: AuditResult, *, confidence: float = 0.95, n_steps: int
 
 
 def _paired(result: AuditResult, arm: str, key: str, confidence: float) -> str:
-    base = {r.replicate: r.final.get(key, np.nan) for r in result.runs if r.arm == "treatment"}
-    diffs = np.array(
-        [r.final.get(key, np.nan) - base[r.replicate] for r in result.runs if r.arm == arm]
-    )
+    diffs = result.paired(arm, "treatment", key)
     return _cell(*mean_ci(diffs, confidence=confidence))
 
 
@@ -181,9 +178,8 @@ def paired_vs_unpaired(
     replicates an unpaired comparison would need for the same width. Outcomes that the
     two algorithms drive in different ways (recommendation shares) gain little.
     """
-    trt = {r.replicate: r.final.get(key, np.nan) for r in result.runs if r.arm == "treatment"}
-    ctl = {r.replicate: r.final.get(key, np.nan) for r in result.runs if r.arm == "control"}
-    reps = sorted(set(trt) & set(ctl))
+    trt, ctl = result.by_replicate("treatment", key), result.by_replicate("control", key)
+    reps = sorted(trt.keys() & ctl.keys())
     if len(reps) < 2:
         return ""
     t, c = np.array([trt[r] for r in reps]), np.array([ctl[r] for r in reps])
@@ -204,16 +200,7 @@ def target_line(result: AuditResult, a: Any) -> str:
     """Whether ``audit.target_ci`` was reached, and the replicates it needs."""
     from ampaudit.stats import replicates_for_width
 
-    base = {
-        r.replicate: r.final.get(a.target_metric, np.nan) for r in result.runs if r.arm == "control"
-    }
-    diffs = np.array(
-        [
-            r.final.get(a.target_metric, np.nan) - base[r.replicate]
-            for r in result.runs
-            if r.arm == "treatment"
-        ]
-    )
+    diffs = result.paired("treatment", "control", a.target_metric)
     _, lo, hi = mean_ci(diffs, confidence=a.confidence)
     half = (hi - lo) / 2
     needed = replicates_for_width(diffs, a.target_ci, confidence=a.confidence)
