@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
+from ampaudit.core.ranking import has_repeats
 from ampaudit.recommenders.testing import toy_platform
 
 __all__ = [
@@ -394,15 +395,13 @@ class _Spy:
         n = model.catalog.n_visible(model.t)
         if ((items < -1) | (items >= n)).any():
             self.problems.append("on_candidates returned ids outside the visible catalog")
-        rows = np.sort(np.where(items >= 0, items, -np.arange(1, items.shape[1] + 1)), axis=1)
-        if (rows[:, 1:] == rows[:, :-1]).any():
+        if has_repeats(items):
             self.problems.append("on_candidates put an item twice in one list")
 
     def on_slate(self, model, users, slates):
         if slates.shape != (len(users), model.slate_size):
             self.problems.append(f"on_slate returned shape {slates.shape}")
-        rows = np.sort(np.where(slates >= 0, slates, -np.arange(1, slates.shape[1] + 1)), axis=1)
-        if (rows[:, 1:] == rows[:, :-1]).any():
+        if has_repeats(slates):
             self.problems.append("on_slate put an item twice in one slate")
 
     def on_choice(self, model, users, slates, utility):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import PlatformData
+from ampaudit.core.ranking import random_member
 
 __all__ = ["PEOPLE_MODES", "PeopleRecommender", "PeopleRecommenderConf"]
 
@@ -74,11 +75,7 @@ class PeopleRecommender:
         if self.mode == "graph":
             if data.social is None:
                 return np.full(n, -1, dtype=np.int64)
-            indptr, indices = data.social.indptr, data.social.indices
-            starts, lengths = indptr[users], indptr[users + 1] - indptr[users]
-            offset = np.minimum((u[:, 0] * lengths).astype(np.int64), np.maximum(lengths - 1, 0))
-            picked = indices[np.minimum(starts + offset, max(len(indices) - 1, 0))]
-            return np.where(lengths > 0, picked, -1).astype(np.int64)
+            return random_member(data.social.indptr, data.social.indices, users, u[:, 0])
         # other users only: draw from n_users - 1 and skip over oneself
         candidates = (u[:, 1:] * (n_users - 1)).astype(np.int64)
         candidates += candidates >= users[:, None]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ampaudit.core.errors import check_range
 from ampaudit.core.platform import PlatformData, StepBatch
+from ampaudit.core.ranking import has_repeats
 
 from .protocol import PROTOCOL, SyncState, sync_payload
 
@@ -197,8 +198,7 @@ class RemoteRecommender:
             raise self._fail(
                 f"sent item ids outside -1..{self.n_items_ - 1}: {sorted(set(bad.tolist()))[:5]}"
             )
-        ordered = np.sort(np.where(items >= 0, items, -np.arange(1, n + 1)), axis=1)
-        if (ordered[:, 1:] == ordered[:, :-1]).any():
+        if has_repeats(items):
             raise self._fail("sent an item twice in one user's list")
         if not scores:
             return items, np.zeros(items.shape, dtype=np.float32)

@@ -22,6 +22,7 @@ from ampaudit.core.categories import (
 )
 from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
 from ampaudit.core.protocols import Recommender
+from ampaudit.core.ranking import random_member
 from ampaudit.core.trace import Trace
 
 from .behavior import (
@@ -38,19 +39,6 @@ from .world import World
 __all__ = ["AuditModel"]
 
 N_CAT = len(CATEGORIES)
-
-
-def _random_member(
-    indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, u: np.ndarray
-) -> np.ndarray:
-    """Pick entry ``floor(u·len)`` of each CSR row (``-1`` for empty rows)."""
-    if len(indices) == 0:
-        return np.full(len(rows), -1, dtype=np.int64)
-    starts = indptr[rows]
-    lengths = indptr[rows + 1] - starts
-    offset = np.minimum((u * lengths).astype(np.int64), np.maximum(lengths - 1, 0))
-    picked = indices[np.minimum(starts + offset, len(indices) - 1)]
-    return np.where(lengths > 0, picked, -1)
 
 
 def valid_candidates(
@@ -331,7 +319,7 @@ class AuditModel(mesa.Model):
 
         # organic channels: a followed creator's item, or the best of a search
         f_rows = np.flatnonzero(is_follow)
-        creators = _random_member(
+        creators = random_member(
             self._follow_indptr, self._follow_indices, active[f_rows], pick_u[f_rows, 0]
         )
         has = creators >= 0
@@ -360,7 +348,7 @@ class AuditModel(mesa.Model):
         taste_drift(pop, c_users, cat.topics[c_items], conf.taste_rate)
         meets = social_u[:, 0] < conf.p_social
         if self.people is None:
-            peers = _random_member(self._adj_indptr, self._adj_indices, active, social_u[:, 1])
+            peers = random_member(self._adj_indptr, self._adj_indices, active, social_u[:, 1])
         else:
             peers = self.people.peers(active, self.platform_data(), rng=rng)
         social_influence(pop, active, np.where(meets, peers, -1), conf.social_rate)

@@ -7,7 +7,15 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["chunk_rows", "mask_consumed", "related_by_similarity", "top_n", "top_n_chunked"]
+__all__ = [
+    "chunk_rows",
+    "has_repeats",
+    "mask_consumed",
+    "random_member",
+    "related_by_similarity",
+    "top_n",
+    "top_n_chunked",
+]
 
 #: Default memory budget for one dense score chunk, in bytes.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
@@ -177,3 +185,48 @@ def related_by_similarity(vectors: np.ndarray, items: np.ndarray, n: int) -> np.
     sim = (unit[items] @ unit.T).astype(np.float32)
     sim[np.arange(len(items)), items] = -np.inf
     return top_n(sim, n)[0]
+
+
+def has_repeats(items: np.ndarray) -> bool:
+    """Whether any row of ``items`` holds an id twice (``-1`` padding never counts).
+
+    Examples
+    --------
+    >>> has_repeats(np.array([[1, -1, -1], [2, 3, 2]])), has_repeats(np.array([[1, -1, -1]]))
+    (True, False)
+    """
+    padded = np.where(items >= 0, items, -np.arange(1, items.shape[1] + 1))
+    rows = np.sort(padded, axis=1)
+    return bool((rows[:, 1:] == rows[:, :-1]).any())
+
+
+def random_member(
+    indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Entry ``floor(u·len)`` of each CSR row: a uniform pick given uniforms ``u``.
+
+    Parameters
+    ----------
+    indptr, indices : ndarray
+        A CSR structure (e.g. a graph's adjacency).
+    rows : ndarray of shape (n,)
+    u : ndarray of shape (n,)
+        Uniforms in [0, 1), drawn by the caller (fixed shape, common random numbers).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        The picked column of each row, ``-1`` for empty rows.
+
+    Examples
+    --------
+    >>> random_member(np.array([0, 2, 2]), np.array([5, 7]), np.array([0, 1]), np.array([0.9, 0.5]))
+    array([ 7, -1])
+    """
+    if len(indices) == 0:
+        return np.full(len(rows), -1, dtype=np.int64)
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    offset = np.minimum((u * lengths).astype(np.int64), np.maximum(lengths - 1, 0))
+    picked = indices[np.minimum(starts + offset, len(indices) - 1)]
+    return np.where(lengths > 0, picked, -1).astype(np.int64)
