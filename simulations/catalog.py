@@ -178,6 +178,13 @@ def make_catalog(
 assert len(EXTREMITY_RANGES) == len(CATEGORIES) == len(TOPIC_LEAN)
 
 
+def _bit_masks(flips: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """64-bit masks with ``flips[i]`` distinct random bits set (uint64)."""
+    ranks = np.argsort(rng.random((len(flips), 64)), axis=1)
+    bits = np.uint64(1) << np.arange(64, dtype=np.uint64)
+    return ((ranks < flips[:, None]) * bits).sum(axis=1, dtype=np.uint64)
+
+
 def _add_variants(category, created, original, phash, share, bits, rng) -> None:
     """Mark re-uploads in place: ``original`` points at the root, ``phash`` is perturbed."""
     extreme = np.flatnonzero(category == CATEGORIES.index("extreme"))
@@ -194,12 +201,7 @@ def _add_variants(category, created, original, phash, share, bits, rng) -> None:
         original[:] = root
     variants = later[is_variant]
     flips = np.minimum(rng.poisson(bits, len(variants)), 64)
-    ranks = np.argsort(rng.random((len(variants), 64)), axis=1)
-    mask_bits = ranks < flips[:, None]
-    masks = (mask_bits * (np.uint64(1) << np.arange(64, dtype=np.uint64))).sum(
-        axis=1, dtype=np.uint64
-    )
-    phash[variants] = phash[original[variants]] ^ masks
+    phash[variants] = phash[original[variants]] ^ _bit_masks(flips, rng)
 
 
 def add_crisis(
@@ -231,10 +233,7 @@ def add_crisis(
     ).astype(np.int32)
     flips = np.minimum(rng.poisson(variant_bits, n_new), 64)
     flips[0] = 0
-    ranks = np.argsort(rng.random((n_new, 64)), axis=1)
-    masks = ((ranks < flips[:, None]) * (np.uint64(1) << np.arange(64, dtype=np.uint64))).sum(
-        axis=1, dtype=np.uint64
-    )
+    masks = _bit_masks(flips, rng)
     base_hash = rng.integers(0, 2**63, dtype=np.int64).astype(np.uint64)
     score = np.clip(
         catalog.extremity[template] + 0.1 * rng.standard_normal(n_new), 0.0, 1.0
