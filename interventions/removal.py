@@ -87,18 +87,33 @@ class HashRemovalIntervention(Intervention):
         # crisis originals are always shared (an incident protocol); others by coverage
         known = (self.rng.random(len(originals)) < self.coverage) | cat.crisis[originals]
         self.listed_ = originals[known]
-        self.shared_at_ = cat.created[self.listed_].astype(np.int64) + self.lag
+        shared_at = cat.created[self.listed_].astype(np.int64) + self.lag
+        order = np.argsort(shared_at, kind="stable")  # the shared list is then a prefix
+        self.listed_, self.shared_at_ = self.listed_[order], shared_at[order]
+        # items already found clear of every hash shared at their last check
+        self.clear_ = np.zeros(len(cat), dtype=bool)
+        self.n_checked_ = 0
 
     def on_catalog(self, model):  # noqa: D102
         cat = model.catalog
-        listed = self.listed_[self.shared_at_ <= model.t]
+        n_listed = int(np.searchsorted(self.shared_at_, model.t, side="right"))
         n = cat.n_visible(model.t)
         live = np.flatnonzero(cat.available[:n])
-        if len(listed) == 0 or len(live) == 0:
+        if n_listed == 0 or len(live) == 0:
             return
-        near = (hamming(cat.phash[live], cat.phash[listed]) <= self.radius).any(axis=1)
+        hashes = cat.phash[self.listed_[:n_listed]]
+        # an item found clear before needs checking only against hashes shared since
+        clear = self.clear_[live]
+        near = np.zeros(len(live), dtype=bool)
+        if (~clear).any():
+            near[~clear] = (hamming(cat.phash[live[~clear]], hashes) <= self.radius).any(axis=1)
+        if clear.any() and n_listed > self.n_checked_:
+            fresh = hashes[self.n_checked_ :]
+            near[clear] = (hamming(cat.phash[live[clear]], fresh) <= self.radius).any(axis=1)
         removed = live[near]
         cat.available[removed] = False
+        self.clear_[live[~near]] = True
+        self.n_checked_ = n_listed
         self.record("removed", removed)
 
 
