@@ -93,6 +93,7 @@ def run_from_config(cfg: DictConfig) -> Any:
                 params=params,
                 config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
                 progress=bar.update,
+                overrides=_overrides(),
             )
     except RemoteRecommenderError as exc:
         # the runs are already marked FAILED; one line says why
@@ -118,6 +119,8 @@ def run_from_config(cfg: DictConfig) -> Any:
             f"parent run={result.parent_run_id}"
         )
     print(f"Seed entropy {result.entropy}: add seed={result.entropy} to re-run exactly.")
+    if tracker is not None:
+        print(f"Panel report: ampaudit report {result.parent_run_id} -o report.html")
     return result
 
 
@@ -135,6 +138,11 @@ def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
         "seed_entropy": str(entropy),
         "ampaudit_version": __version__,
     }
+    overrides = _overrides()
+    if overrides is not None:
+        from ampaudit.report.build import rerun_command
+
+        tags["command"] = rerun_command(overrides, entropy)
     try:
         result = run_sock_puppets(
             conf,
@@ -153,6 +161,16 @@ def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
         print(f"\nMLflow: {tracker.uri}  parent run={result.parent_run_id}")
     print(f"Seed entropy {entropy}: add seed={entropy} to re-run exactly.")
     return result
+
+
+def _overrides() -> list[str] | None:
+    """Hydra overrides of the running job (a sweep job's own values); None outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:
+        return None
 
 
 @hydra.main(version_base="1.3", config_path="pkg://ampaudit.configs", config_name="config")

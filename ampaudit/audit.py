@@ -94,6 +94,22 @@ class AuditResult:
         a, b = self.by_replicate(arm, metric), self.by_replicate(baseline, metric)
         return np.array([a[r] - b[r] for r in sorted(a.keys() & b.keys())])
 
+    def finals(self) -> dict[str, dict[int, dict[str, float]]]:
+        """Final values keyed arm → replicate → metric."""
+        out: dict[str, dict[int, dict[str, float]]] = {}
+        for run in self.runs:
+            out.setdefault(run.arm, {})[run.replicate] = run.final
+        return out
+
+    def summary(self, confidence: float) -> dict[str, float]:
+        """The report's comparison table as flat metrics (logged on the parent run).
+
+        See :func:`ampaudit.report.analysis.summary_metrics`.
+        """
+        from ampaudit.report.analysis import comparison, summary_metrics
+
+        return summary_metrics(comparison(self.finals(), self.arms, confidence=confidence))
+
     def to_frame(self) -> Any:
         """Tidy table: one row per (arm, replicate, metric, step); final values at step -1."""
         import pandas as pd
@@ -166,6 +182,7 @@ def run_audit(
     params: dict[str, str] | None = None,
     config_yaml: str = "",
     progress: Callable[[], None] | None = None,
+    overrides: list[str] | None = None,
 ) -> AuditResult:
     """Run every arm × replicate of the audit described by ``conf``.
 
@@ -181,6 +198,9 @@ def run_audit(
         Resolved config, stored as the parent run's ``config.yaml`` artifact.
     progress : callable, optional
         Called once per simulated step.
+    overrides : list of str, optional
+        The command-line overrides of this audit; with the seed made explicit they
+        become the parent's ``command`` tag, the exact command that re-runs it.
 
     Returns
     -------
@@ -205,6 +225,10 @@ def run_audit(
     }
     params = params or {}
     parent_tags = dict(base_tags)
+    if overrides is not None:
+        from ampaudit.report.build import rerun_command
+
+        parent_tags["command"] = rerun_command(overrides, entropy)
     if params and conf.seed is not None:
         from ampaudit.tracking import job_key
 
@@ -285,6 +309,7 @@ def run_audit(
                 for i in range(3)
             )
         if tracker is not None and result.parent_run_id is not None:
+            tracker.log_values(result.parent_run_id, result.summary(a.confidence))
             tracker.log_table(result.parent_run_id, result.to_frame(), "metrics.parquet")
             if result.logs is not None:
                 for table, name in zip(result.logs, ("impressions", "items", "users"), strict=True):

@@ -27,6 +27,11 @@ commands:
   audit-log LOG --items ITEMS [--users USERS] [--control ARM] [--epsilon E] [--seed S]
                        the same per-arm metrics from a platform's impression log
                        (Parquet or CSV), optionally with differential privacy
+  report TARGET -o FILE [--format html|json] [--uri URI] [--no-log]
+                       a self-contained HTML report for review panels (or the JSON
+                       transparency export) of an audit: TARGET is an MLflow run id, an
+                       experiment name (its latest audit) or an exported table;
+                       --schema prints the JSON export's schema
   export EXPERIMENT -o FILE [--uri URI]
                        one tidy table (audit, arm, replicate, metric, step, value) of an
                        MLflow experiment, as .parquet or .csv
@@ -55,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return audit_log_command(rest)
     if command == "export":
         return export_command(rest)
+    if command == "report":
+        return report_command(rest)
     if command == "ui":
         parser = argparse.ArgumentParser(prog="ampaudit ui")
         parser.add_argument("--port", type=int, default=5000)
@@ -100,6 +107,38 @@ def export_command(args: list[str]) -> int:
     else:
         table.to_parquet(ns.output, index=False)
     print(f"{len(table)} rows from {table['audit'].nunique()} audits -> {ns.output}")
+    return 0
+
+
+def report_command(args: list[str]) -> int:
+    """``ampaudit report``: write an audit's HTML report or JSON transparency export."""
+    parser = argparse.ArgumentParser(prog="ampaudit report")
+    parser.add_argument("target", nargs="?", help="MLflow run id, experiment name or table")
+    parser.add_argument("-o", "--output", help="FILE.html or FILE.json")
+    parser.add_argument("--format", choices=("html", "json"), help="default: from -o's suffix")
+    parser.add_argument("--uri", default="sqlite:///mlflow.db", help="MLflow tracking URI")
+    parser.add_argument(
+        "--no-log", action="store_true", help="do not store the file in the audit's parent run"
+    )
+    parser.add_argument("--schema", action="store_true", help="print the JSON export's schema")
+    ns = parser.parse_args(args)
+    import json
+
+    from ampaudit.report import ReportSourceError, schema, write_report
+
+    if ns.schema:
+        print(json.dumps(schema(), indent=2))
+        return 0
+    if ns.target is None or ns.output is None:
+        parser.error("TARGET and -o FILE are required")
+    fmt = ns.format or ("json" if ns.output.endswith(".json") else "html")
+    try:
+        report = write_report(ns.target, ns.output, uri=ns.uri, fmt=fmt, log_artifact=not ns.no_log)
+    except ReportSourceError as exc:
+        print(f"ampaudit: error: {exc}", file=sys.stderr)
+        return 2
+    partial = f" ({len(report.notes)} notes: see the top of the report)" if report.notes else ""
+    print(f"{fmt} report of {report.data.source} -> {ns.output}{partial}")
     return 0
 
 

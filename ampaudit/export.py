@@ -15,6 +15,8 @@ def export_experiment(uri: str, experiment: str) -> Any:
     One row per (audit, arm, replicate, metric, step) — final values at step -1 —
     read from each parent run's ``metrics.parquet`` artifact (the same values the
     child runs hold as metric histories), with the audit's parent run id and name.
+    ``table.attrs["ampaudit"]`` maps each audit to its resolved config and tags
+    (Parquet keeps it; CSV does not), so a report can state its methodology.
 
     Raises
     ------
@@ -39,7 +41,10 @@ def export_experiment(uri: str, experiment: str) -> Any:
         for r in client.search_runs([found.experiment_id], max_results=50_000)
         if "mlflow.parentRunId" not in r.data.tags and r.info.status == "FINISHED"
     ]
+    import yaml
+
     frames = []
+    carried = {}
     with tempfile.TemporaryDirectory() as tmp:
         for run in parents:
             names = {a.path for a in client.list_artifacts(run.info.run_id)}
@@ -49,8 +54,16 @@ def export_experiment(uri: str, experiment: str) -> Any:
             table = pd.read_parquet(path)
             frames.append(table.assign(audit=run.info.run_id, audit_name=run.info.run_name))
             Path(path).unlink()
+            config = None
+            if "config.yaml" in names:
+                path = client.download_artifacts(run.info.run_id, "config.yaml", tmp)
+                config = yaml.safe_load(Path(path).read_text())
+            tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+            carried[run.info.run_id] = {"config": config, "tags": tags}
     if not frames:
         raise ValueError(f"experiment {experiment!r} holds no finished audit")
     table = pd.concat(frames, ignore_index=True)
     columns = ["audit", "audit_name", "arm", "recommender", "replicate", "metric", "step", "value"]
-    return table[columns]
+    table = table[columns].reset_index(drop=True)
+    table.attrs["ampaudit"] = carried
+    return table

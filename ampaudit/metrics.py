@@ -28,11 +28,20 @@ __all__ = [
     "group_amplification",
     "group_metrics",
     "individual_amplification",
+    "intervention_costs",
+    "opinion_histogram",
     "reach",
     "relative_amplification",
     "step_metrics",
     "survival_curve",
 ]
+
+#: Bins of the opinion histograms (``opinion_hist.start|end.bNN``) over [0, 1].
+OPINION_BINS = 20
+#: Categories of legitimate content: acting on them is collateral.
+LEGITIMATE = ("mainstream", "news", "counter")
+#: Intervention actions that take content away from users (demote, hide, remove).
+RESTRICTIVE = ("demoted", "capped", "interstitial", "removed")
 
 #: Categories whose per-channel consumption share is tracked per step.
 CHANNEL_TRACKED = ("borderline", "extreme")
@@ -238,7 +247,54 @@ def final_metrics(trace: Trace) -> dict[str, float]:
         out["crisis.impressions"] = float(trace.item_impressions[trace.crisis_items].sum())
         out["crisis.consumed"] = float(trace.crisis_consumed)
     out["gini.creator_exposure"] = gini(trace.creator_impressions)
+    for when, x in (("start", trace.x0), ("end", trace.x)):
+        for b, share in enumerate(opinion_histogram(x)):
+            out[f"opinion_hist.{when}.b{b:02d}"] = float(share)
+    out.update(intervention_costs(trace.actions))
     assert CATEGORIES[EXTREME] == "extreme"
+    return out
+
+
+def opinion_histogram(x: np.ndarray, n_bins: int = OPINION_BINS) -> np.ndarray:
+    """Fraction of users per equal-width opinion bin over [0, 1].
+
+    Examples
+    --------
+    >>> opinion_histogram(np.array([0.0, 0.1, 0.6, 1.0]), n_bins=2).tolist()
+    [0.5, 0.5]
+    """
+    counts, _ = np.histogram(x, bins=n_bins, range=(0.0, 1.0))
+    return counts / max(len(x), 1)
+
+
+def intervention_costs(actions: dict[str, np.ndarray]) -> dict[str, float]:
+    """Expression costs of a run's interventions over the horizon.
+
+    ``collateral`` counts item-step events in which an intervention demoted,
+    capped, hid behind an interstitial or removed a legitimate item (mainstream,
+    news, counter-speech, by true category); ``collateral.<cat>`` splits it.
+    ``wrongful_removals`` counts lawful items removed by moderation and
+    ``restored`` those put back on appeal. Arms without interventions get zeros,
+    so every arm has a cost.
+
+    Parameters
+    ----------
+    actions : dict of str to ndarray of shape (n_steps, n_categories)
+        ``Trace.actions``: counts keyed ``<intervention>.<action>``.
+    """
+    out = {f"collateral.{cat}": 0.0 for cat in LEGITIMATE}
+    out["wrongful_removals"] = out["restored"] = 0.0
+    for key, counts in actions.items():
+        action = key.rsplit(".", 1)[-1]
+        totals = counts.sum(axis=0)
+        if action in RESTRICTIVE:
+            for cat in LEGITIMATE:
+                out[f"collateral.{cat}"] += float(totals[CATEGORIES.index(cat)])
+        elif action == "wrongful_removal":
+            out["wrongful_removals"] += float(totals.sum())
+        elif action == "restored":
+            out["restored"] += float(totals.sum())
+    out["collateral"] = sum(out[f"collateral.{cat}"] for cat in LEGITIMATE)
     return out
 
 

@@ -25,8 +25,6 @@ COSTS: tuple[tuple[str, str], ...] = (
     ("rec_share.counter", "Δ counter rec"),
 )
 COLLATERAL = ("news", "counter", "mainstream")
-#: Actions that take legitimate content away from users (counted as collateral).
-RESTRICTIVE = ("demoted", "capped", "interstitial", "removed")
 
 #: (metric key, column title) of the terminal table.
 HEADLINE: tuple[tuple[str, str], ...] = (
@@ -107,29 +105,10 @@ def cost_table(result: AuditResult, *, confidence: float = 0.95) -> str:
     rows = [header]
     for arm in arms:
         row = [arm, *(_paired(result, arm, key, confidence) for key, _ in COSTS)]
-        runs = [r for r in result.runs if r.arm == arm]
-        touched = []
-        for cat in COLLATERAL:
-            total = sum(
-                v
-                for r in runs
-                for k, v in r.final.items()
-                if k.startswith("action.")
-                and k.endswith(f".{cat}")
-                and not k.split(".")[2].startswith(("inserted", "boosted"))
-            )
-            touched.append(f"{total / max(len(runs), 1):.0f}")
-        row.append("/".join(touched))
-
-        def per_replicate(action: str, runs: list = runs) -> float:
-            return sum(
-                v
-                for r in runs
-                for k, v in r.final.items()
-                if k.startswith("action.") and k.split(".")[2] == action
-            ) / max(len(runs), 1)
-
-        wrongful, restored = per_replicate("wrongful_removal"), per_replicate("restored")
+        touched = [result.values(arm, f"collateral.{cat}").mean() for cat in COLLATERAL]
+        row.append("/".join(f"{t:.0f}" for t in touched))
+        wrongful = result.values(arm, "wrongful_removals").mean()
+        restored = result.values(arm, "restored").mean()
         row.append(f"{wrongful:.0f} ({restored:.0f})")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

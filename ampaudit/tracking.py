@@ -25,8 +25,20 @@ _MAX_PARAM_CHARS = 6000
 
 
 def resolve_uri(uri: str) -> str:
-    """Make a relative ``sqlite:///`` path absolute (against the working directory)."""
+    """Make a relative ``sqlite:///`` path absolute (against the working directory).
+
+    A bare path to a ``.db`` file means that SQLite store.
+
+    Examples
+    --------
+    >>> resolve_uri("/data/mlflow.db")
+    'sqlite:////data/mlflow.db'
+    >>> resolve_uri("http://127.0.0.1:5000")
+    'http://127.0.0.1:5000'
+    """
     prefix = "sqlite:///"
+    if "://" not in uri and uri.endswith(".db"):
+        uri = prefix + uri
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         return prefix + str(Path(uri[len(prefix) :]).resolve())
     return uri
@@ -177,6 +189,10 @@ class MlflowTracker:
                 entries.append(Metric(f"final.{key}", float(v), now, 0))
         for chunk in _chunks(entries, _MAX_METRICS_PER_BATCH):
             self.client.log_batch(run_id, metrics=chunk)
+
+    def log_values(self, run_id: str, values: Mapping[str, float]) -> None:
+        """Log single values (step 0) under their own keys, in batches."""
+        self.log_series(run_id, {key: np.array([v]) for key, v in values.items()})
 
     def log_text(self, run_id: str, text: str, filename: str) -> None:
         """Store ``text`` as an artifact file of the run."""

@@ -44,3 +44,16 @@ def small_run_conf(recommender: str = "popularity", **audit) -> RunConf:
 @pytest.fixture
 def small_world():
     return build_world(small_world_conf(), GraphConf(), n_steps=20, rng=np.random.default_rng(7))
+
+
+@pytest.fixture(scope="session")
+def audited(tmp_path_factory):
+    """``(folder, parent run id)`` of a real audit run through the CLI into a local store."""
+    import re
+
+    from tests.helpers import AUDIT, ampaudit
+
+    cwd = tmp_path_factory.mktemp("audit")
+    proc = ampaudit("run", *AUDIT, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return cwd, re.search(r"parent run=(\w+)", proc.stdout).group(1)

@@ -1,0 +1,257 @@
+"""What a report says: per-arm estimates, paired differences and plain-language findings.
+
+Everything here works on final values keyed arm → replicate → metric, so the same
+numbers come out whether they were read from MLflow child runs, from an exported
+table or from an :class:`~ampaudit.audit.AuditResult` in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ampaudit.stats import mean_ci
+
+__all__ = [
+    "COLUMNS",
+    "COST_FLOOR",
+    "Column",
+    "Estimate",
+    "Finding",
+    "arm_key",
+    "comparison",
+    "estimate",
+    "findings",
+    "summary_metrics",
+]
+
+#: arm → replicate → metric → final value.
+Finals = Mapping[str, Mapping[int, Mapping[str, float]]]
+
+#: Engagement costs below this many percent count as this much when ranking
+#: interventions, so a free intervention ranks by the harm it removes.
+COST_FLOOR = 0.5
+REFERENCE = "treatment"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One metric of the comparison table."""
+
+    key: str
+    title: str
+    digits: int
+
+
+#: The comparison table's metrics, in order (definitions: ``definitions.METRICS``).
+COLUMNS: tuple[Column, ...] = (
+    Column("rec_share.extreme", "Extreme share of recommendations", 4),
+    Column("cons_share.extreme", "Extreme share of consumption", 4),
+    Column("amplification.extreme", "Amplification of extreme reach vs. baseline", 3),
+    Column("drift", "Opinion drift", 4),
+    Column("radicalised", "Radicalised fraction", 4),
+    Column("ctr", "Engagement (click-through rate)", 4),
+    Column("collateral", "Collateral: legitimate items acted on", 1),
+)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over replicates with its confidence interval (NaN bounds with one)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies wholly on one side of zero."""
+        return bool(self.low > 0 or self.high < 0)
+
+
+def estimate(values: np.ndarray | list[float], *, confidence: float) -> Estimate | None:
+    """Mean and Student-t interval of the finite ``values``; ``None`` when there are none."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) == 0:
+        return None
+    mean, low, high = mean_ci(finite, confidence=confidence)
+    return Estimate(mean, low, high, len(finite))
+
+
+def arm_key(arm: str) -> str:
+    """An arm's name as MLflow accepts it in a metric key (no ``+``).
+
+    Examples
+    --------
+    >>> arm_key("+redirect+downrank")
+    'with_redirect_and_downrank'
+    >>> arm_key("control")
+    'control'
+    """
+    if not arm.startswith("+"):
+        return arm
+    return "with_" + "_and_".join(arm[1:].split("+"))
+
+
+def _by_replicate(finals: Finals, arm: str, metric: str) -> dict[int, float]:
+    return {
+        r: float(values[metric])
+        for r, values in finals.get(arm, {}).items()
+        if metric in values and math.isfinite(values[metric])
+    }
+
+
+def _paired(finals: Finals, arm: str, metric: str, *, relative: bool = False) -> list[float]:
+    """``arm − treatment`` per replicate both ran (in percent of treatment if ``relative``)."""
+    a, b = _by_replicate(finals, arm, metric), _by_replicate(finals, REFERENCE, metric)
+    shared = sorted(a.keys() & b.keys())
+    if not relative:
+        return [a[r] - b[r] for r in shared]
+    return [100.0 * (a[r] - b[r]) / b[r] for r in shared if b[r] != 0]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One arm's value of one metric, and its paired difference vs. the recommender alone."""
+
+    value: Estimate | None
+    paired: Estimate | None
+
+
+def comparison(
+    finals: Finals, arms: list[str], *, confidence: float
+) -> dict[tuple[str, str], Cell]:
+    """Every (arm, metric) cell of the comparison table.
+
+    Values are means over replicates with Student-t intervals; paired differences
+    are arm − treatment within each replicate (common random numbers), so the
+    treatment arm has none.
+    """
+    out = {}
+    for arm in arms:
+        for column in COLUMNS:
+            value = estimate(
+                list(_by_replicate(finals, arm, column.key).values()), confidence=confidence
+            )
+            paired = None
+            if arm != REFERENCE:
+                paired = estimate(_paired(finals, arm, column.key), confidence=confidence)
+            out[arm, column.key] = Cell(value, paired)
+    return out
+
+
+def summary_metrics(cells: Mapping[tuple[str, str], Cell]) -> dict[str, float]:
+    """The comparison table as MLflow metrics of the parent run.
+
+    Keys are ``summary.<arm>.<metric>.{mean,low,high}`` and
+    ``paired.<arm>.<metric>.{mean,low,high}`` with :func:`arm_key` names; undefined
+    values (an interval from one replicate) are left out, as MLflow stores no NaN.
+    """
+    out: dict[str, float] = {}
+    for (arm, metric), cell in cells.items():
+        for kind, est in (("summary", cell.value), ("paired", cell.paired)):
+            if est is None:
+                continue
+            for stat in ("mean", "low", "high"):
+                v = getattr(est, stat)
+                if math.isfinite(v):
+                    out[f"{kind}.{arm_key(arm)}.{metric}.{stat}"] = v
+    return out
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one intervention arm did, against the recommender alone.
+
+    Attributes
+    ----------
+    arm : str
+    harm_reduced : Estimate or None
+        Relative reduction of the extreme consumption share, in percent.
+    engagement_cost : Estimate or None
+        Relative loss of click-through rate, in percent (negative: a gain).
+    wrongful_removals, collateral : float
+        Means per replicate.
+    score : float
+        Harm reduced per unit of engagement cost (see :data:`COST_FLOOR`);
+        ``-inf`` when the arm reduced no harm.
+    """
+
+    arm: str
+    harm_reduced: Estimate | None
+    engagement_cost: Estimate | None
+    wrongful_removals: float
+    collateral: float
+    score: float
+
+    def sentence(self, confidence: float) -> str:
+        """The finding in plain language, with its intervals."""
+        h, c = self.harm_reduced, self.engagement_cost
+        if h is None:
+            return "no extreme consumption under the recommender alone to reduce"
+        verb = "reduced" if h.mean >= 0 else "increased"
+        text = f"{verb} extreme consumption by {abs(h.mean):.1f}%{_interval(h, confidence)}"
+        if c is not None:
+            change = "a cost of" if c.mean >= 0 else "a gain of"
+            text += f" at {change} {abs(c.mean):.1f}% engagement{_interval(c, confidence)}"
+        wrongful = f"{self.wrongful_removals:.0f} wrongful removal" + "s" * (
+            round(self.wrongful_removals) != 1
+        )
+        text += f" and {wrongful} per run; {self.collateral:.0f} actions on legitimate items"
+        if h.n > 1 and not h.excludes_zero:
+            text += " (the harm interval includes no change)"
+        return text
+
+
+def _interval(est: Estimate, confidence: float) -> str:
+    """The interval of ``abs(est.mean)``: flipped when the mean is negative."""
+    if not math.isfinite(est.low):
+        return " (one replicate, no interval)"
+    low, high = (est.low, est.high) if est.mean >= 0 else (-est.high, -est.low)
+    return f" [{confidence:.0%} CI {low:.1f}% to {high:.1f}%]"
+
+
+def findings(finals: Finals, arms: list[str], *, confidence: float) -> list[Finding]:
+    """Findings of the intervention arms, ordered by harm reduced per unit of cost.
+
+    Harm reduced is ``−(arm − treatment)/treatment`` of the extreme consumption
+    share and engagement cost the same of the click-through rate, both per
+    replicate, in percent. Arms are ranked by harm reduced over
+    ``max(engagement cost, COST_FLOOR)``, fewer wrongful removals and less
+    collateral breaking ties; arms that reduced no harm come last, by harm.
+    """
+    out = []
+    for arm in arms:
+        if not arm.startswith("+"):
+            continue
+        harm = estimate(
+            [-d for d in _paired(finals, arm, "cons_share.extreme", relative=True)],
+            confidence=confidence,
+        )
+        cost = estimate(
+            [-d for d in _paired(finals, arm, "ctr", relative=True)], confidence=confidence
+        )
+        wrongful = _mean(_by_replicate(finals, arm, "wrongful_removals"))
+        collateral = _mean(_by_replicate(finals, arm, "collateral"))
+        score = -math.inf
+        if harm is not None and harm.mean > 0:
+            score = harm.mean / max(cost.mean if cost is not None else 0.0, COST_FLOOR)
+        out.append(Finding(arm, harm, cost, wrongful, collateral, score))
+    return sorted(
+        out,
+        key=lambda f: (
+            -f.score,
+            -(f.harm_reduced.mean if f.harm_reduced is not None else -math.inf),
+            f.wrongful_removals,
+            f.collateral,
+        ),
+    )
+
+
+def _mean(values: Mapping[int, float]) -> float:
+    return float(np.mean(list(values.values()))) if values else 0.0

@@ -1,0 +1,208 @@
+"""Assemble a report from an audit: the numbers, the words and the figures, once.
+
+The HTML page (:mod:`ampaudit.report.html`) and the JSON transparency export
+(:mod:`ampaudit.report.transparency`) both render a :class:`Report`, so they
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shlex
+from dataclasses import dataclass, field
+
+from ampaudit import __version__
+from ampaudit.report.analysis import COLUMNS, Cell, Finding, comparison, findings
+from ampaudit.report.figures import Figure, frontier, groups, opinions, sock_curves, time_series
+from ampaudit.report.methodology import Section, methodology
+from ampaudit.report.source import AuditData
+
+__all__ = ["Report", "build_report", "rerun_command"]
+
+
+@dataclass
+class Report:
+    """Everything a report shows.
+
+    Attributes
+    ----------
+    data : AuditData
+    confidence : float
+        Level of every interval.
+    cells : dict of (arm, metric) to Cell
+        The comparison table.
+    findings : list of Finding
+        Intervention arms, ordered by harm reduced per unit of cost.
+    headline : str
+        The recommender against its baseline, in one sentence.
+    notes : list of str
+        What is missing or partial.
+    """
+
+    data: AuditData
+    confidence: float
+    cells: dict[tuple[str, str], Cell]
+    findings: list[Finding]
+    headline: str
+    methodology: list[Section]
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    command: str = ""
+    generated: str = ""
+    generator: str = f"ampaudit {__version__}"
+
+    @property
+    def recommender(self) -> str:
+        """Label of the audited recommender."""
+        return self.data.labels.get("treatment", self.data.tags.get("recommender", "?"))
+
+    @property
+    def baseline(self) -> str:
+        """Label of the control arm."""
+        return self.data.labels.get("control", self.data.tags.get("control", "?"))
+
+    @property
+    def n_replicates(self) -> int:
+        """Replicates with at least one finished arm."""
+        return len({r for reps in self.data.finals.values() for r in reps})
+
+    @property
+    def n_steps(self) -> int | None:
+        """Horizon in steps, from the config (``None`` when the source has none)."""
+        steps = ((self.data.config or {}).get("audit") or {}).get("n_steps")
+        return int(steps) if steps is not None else None
+
+
+def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
+    """The report of ``data``; ``confidence`` defaults to the audit's own level."""
+    audit_conf = (data.config or {}).get("audit") or {}
+    level = float(confidence if confidence is not None else audit_conf.get("confidence", 0.95))
+    cells = comparison(data.finals, data.arms, confidence=level)
+    ranked = findings(data.finals, data.arms, confidence=level)
+    report = Report(
+        data=data,
+        confidence=level,
+        cells=cells,
+        findings=ranked,
+        headline=_headline(cells, data, level),
+        methodology=methodology(data.config, data.tags),
+        notes=list(data.notes),
+        command=_command(data),
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    report.notes += _gaps(report)
+    report.figures = [
+        f
+        for f in (
+            time_series(data.series, data.arms, data.labels, confidence=level),
+            frontier(ranked, data.labels),
+            groups(data.finals, data.arms, data.labels),
+            opinions(data.finals, data.arms, data.labels),
+            sock_curves(data.sock),
+        )
+        if f is not None
+    ]
+    return report
+
+
+def _headline(cells: dict[tuple[str, str], Cell], data: AuditData, level: float) -> str:
+    trt = cells.get(("treatment", "cons_share.extreme"))
+    ctl = cells.get(("control", "cons_share.extreme"))
+    amp = cells.get(("treatment", "amplification.extreme"))
+    if trt is None or trt.value is None or ctl is None or ctl.value is None:
+        return (
+            "The recommender and its baseline have not both finished, so they cannot be "
+            "compared yet."
+        )
+    rec, base = data.labels.get("treatment", "?"), data.labels.get("control", "?")
+    text = (
+        f"Under the {rec} recommender, {_pct(trt.value.mean)} of what users consumed was "
+        f"extreme, against {_pct(ctl.value.mean)} under the {base} baseline"
+    )
+    if ctl.paired is not None and math.isfinite(ctl.paired.low):
+        text += (
+            f" (difference {_pp(-ctl.paired.mean)}, {level:.0%} CI {_pp(-ctl.paired.high)} "
+            f"to {_pp(-ctl.paired.low)})"
+        )
+    text += "."
+    if amp is not None and amp.value is not None:
+        a = amp.value
+        ci = ""
+        if math.isfinite(a.low):
+            ci = f" ({level:.0%} CI {a.low:+.0%} to {a.high:+.0%})"
+        more = "more" if a.mean >= 0 else "fewer"
+        text += (
+            f" It recommended extreme content to {abs(a.mean):.0%} {more} users than the "
+            f"baseline did{ci}: an amplification ratio of {a.mean:.2f}."
+        )
+    return text
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.2f}%"
+
+
+def _pp(diff: float) -> str:
+    return f"{100 * diff:+.2f} percentage points"
+
+
+def _gaps(report: Report) -> list[str]:
+    """Notes for what the audit lacks, so a partial report says why it is partial."""
+    data, notes = report.data, []
+    if not data.finals:
+        notes.append("No arm of this audit has finished a replicate yet: there is nothing to show.")
+    elif len(data.arms) == 1:
+        notes.append(
+            f"Only one arm ({data.arms[0]}) has results: without a second arm there is no "
+            "comparison and no amplification to report."
+        )
+    if data.finals and not any(a.startswith("+") for a in data.arms):
+        notes.append(
+            "This audit tested no interventions, so there are no findings to rank. "
+            "Add some with interventions=[redirect,downrank] (any of the interventions "
+            "config group)."
+        )
+    recorded = {k for reps in data.finals.values() for v in reps.values() for k in v}
+    for column in COLUMNS:
+        if data.finals and column.key not in recorded:
+            notes.append(
+                f"'{column.title}' ({column.key}) was not recorded by this audit (an older "
+                "ampaudit version, or a metric this source lacks); its cells read n/a."
+            )
+    if data.finals and not any(k.startswith("group.") for k in recorded):
+        notes.append("No per-group metrics were recorded: the group breakdown is left out.")
+    if data.finals and not any(k.startswith("opinion_hist.") for k in recorded):
+        notes.append("No opinion histograms were recorded: the before/after figure is left out.")
+    if data.sock is None and data.tags.get("mode") != "sock_puppet":
+        notes.append(
+            "No sock-puppet audit of this recommender is in the experiment; run one with "
+            "audit.mode=sock_puppet to add depth curves."
+        )
+    if data.finals and data.series is not None and len(data.series) == 0:
+        notes.append("No per-step series were found: the time-series figure is left out.")
+    return notes
+
+
+def _command(data: AuditData) -> str:
+    """The command that re-runs the audit exactly."""
+    if data.tags.get("command"):
+        return data.tags["command"]
+    entropy = data.tags.get("seed_entropy")
+    seed = f" seed={entropy}" if entropy else ""
+    return (
+        f"ampaudit run{seed}  # plus the overrides in the run's config.yaml; this run "
+        "recorded no command line"
+    )
+
+
+def rerun_command(overrides: list[str], entropy: int) -> str:
+    """``ampaudit run`` with ``overrides`` and the seed that reproduces the run.
+
+    Examples
+    --------
+    >>> rerun_command(["recommender=mf", "seed=3", "interventions=[redirect]"], 3)
+    "ampaudit run recommender=mf 'interventions=[redirect]' seed=3"
+    """
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("seed=")]
+    return shlex.join(["ampaudit", "run", *kept, f"seed={entropy}"])

@@ -1,0 +1,63 @@
+"""Render a :class:`~ampaudit.report.build.Report` as one self-contained HTML page.
+
+The page makes no network request: styles are inline, figures are inline SVG and
+there is no script. Every string from the audit (recommender and intervention
+names, config values, notes) is untrusted and goes through Jinja2's autoescaping;
+only matplotlib's SVG, whose text matplotlib's XML writer escapes, is inserted as
+markup.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ampaudit.report.analysis import COLUMNS, COST_FLOOR, Estimate, arm_key
+from ampaudit.report.build import Report
+from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
+
+__all__ = ["render_html"]
+
+
+def number(value: float, digits: int) -> str:
+    """A table number as displayed: ``digits`` decimals, ``n/a`` when undefined.
+
+    Examples
+    --------
+    >>> number(0.012345, 4), number(float("nan"), 4), number(-0.0, 2)
+    ('0.0123', 'n/a', '0.00')
+    """
+    if not math.isfinite(value):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def render_html(report: Report) -> str:
+    """The report as an HTML document (a string)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("ampaudit.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = number
+    data = report.data
+    return env.get_template("report.html.j2").render(
+        r=report,
+        data=data,
+        columns=COLUMNS,
+        metrics=METRICS,
+        citations=CITATIONS,
+        limitations=LIMITATIONS,
+        arm_key=arm_key,
+        cost_floor=COST_FLOOR,
+        roles={"control": "baseline", "treatment": "recommender alone"},
+        finite=_finite,
+        interventions=[a for a in data.arms if a.startswith("+")],
+    )
+
+
+def _finite(est: Estimate | None) -> bool:
+    return est is not None and math.isfinite(est.low)

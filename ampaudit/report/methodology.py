@@ -1,0 +1,207 @@
+"""The methodology section, generated from the audit's resolved configuration.
+
+Each parameter is printed with its value and the description from the docstring
+of the class that uses it, so the text cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Section", "methodology", "parameter_docs"]
+
+#: Config group → the classes whose numpydoc ``Parameters`` describe its fields.
+GROUP_CLASSES: dict[str, tuple[str, ...]] = {
+    "world": ("ampaudit.simulations.world:WorldConf",),
+    "graph": ("ampaudit.simulations.graphs:GraphConf",),
+    "behavior": ("ampaudit.simulations.behavior:BehaviorConf",),
+    "people": ("ampaudit.recommenders.people:PeopleRecommender",),
+    "audit": ("ampaudit.config:AuditSection",),
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the methodology: a paragraph and the parameters behind it."""
+
+    title: str
+    text: str
+    parameters: tuple[tuple[str, str, str], ...] = ()
+
+
+_PARAM = re.compile(r"^(\w[\w, ]*?)\s*:\s*(.*)$")
+
+
+def parameter_docs(obj: Any) -> dict[str, str]:
+    """Parameter descriptions from an object's numpydoc ``Parameters`` section.
+
+    Examples
+    --------
+    >>> class Conf:
+    ...     '''Doc.
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     a, b : float, default=1.0
+    ...         Weights.
+    ...     '''
+    >>> parameter_docs(Conf)
+    {'a': 'Weights.', 'b': 'Weights.'}
+    """
+    doc = inspect.getdoc(obj) or ""
+    lines = doc.splitlines()
+    try:
+        start = lines.index("Parameters") + 2
+    except ValueError:
+        return {}
+    out: dict[str, str] = {}
+    names: list[str] = []
+    text: list[str] = []
+
+    def flush() -> None:
+        for name in names:
+            out[name] = " ".join(text).strip()
+
+    for line in lines[start:]:
+        if line and not line.startswith(" "):
+            match = _PARAM.match(line)
+            if match is None:  # the next section's title
+                break
+            flush()
+            names = [n.strip() for n in match.group(1).split(",")]
+            text = []
+        elif line.strip().startswith("---"):
+            break
+        else:
+            text.append(line.strip())
+    flush()
+    return {k: v for k, v in out.items() if k}
+
+
+def _docs(paths: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path in paths:
+        module, _, name = path.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):  # a plugin not installed here
+            continue
+        for base in reversed(inspect.getmro(cls)):  # a subclass's words win
+            out.update(parameter_docs(base))
+    return out
+
+
+def _rows(values: dict[str, Any], docs: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (key, _format(value), docs.get(key, ""))
+        for key, value in values.items()
+        if not isinstance(value, dict) and key != "_target_"
+    )
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_format(v) for v in value) + "]"
+    return str(value)
+
+
+def methodology(config: dict[str, Any] | None, tags: dict[str, str]) -> list[Section]:
+    """The methodology of an audit, from its resolved ``config`` and parent-run ``tags``."""
+    if not config:
+        return [
+            Section(
+                "Configuration",
+                "The source of this report carries no configuration, so the population, "
+                "graph, behaviour and recommender parameters cannot be stated here. The "
+                "metric definitions below still apply.",
+            )
+        ]
+    world, graph = config.get("world", {}), config.get("graph", {})
+    behavior, audit = config.get("behavior", {}), config.get("audit", {})
+    rec = config.get("recommender", {})
+    interventions = config.get("interventions") or {}
+    control = audit.get("control", tags.get("control", "?"))
+    recommender = tags.get("recommender", str(rec.get("_target_", "?")))
+    n_steps, replicates = audit.get("n_steps", "?"), audit.get("replicates", "?")
+    sections = [
+        Section(
+            "Population",
+            f"{world.get('n_users', '?')} simulated users in {graph.get('n_communities', '?')} "
+            "communities ordered from mainstream to fringe; a random "
+            f"{_percent(world.get('at_risk_fraction'))} form the at-risk minority. Each has "
+            "an opinion in [0, 1], a taste vector, a susceptibility and an appetite for "
+            "sensational content, and is active in a step with probability around "
+            f"{world.get('activity_mean', '?')}.",
+            _rows(world, _docs(GROUP_CLASSES["world"])),
+        ),
+        Section(
+            "Social graph",
+            f"A {graph.get('kind', '?')} graph (mean degree {graph.get('mean_degree', '?')}, "
+            f"homophily {graph.get('homophily', '?')}); neighbours meet and influence each "
+            "other's opinions.",
+            _rows(graph, _docs(GROUP_CLASSES["graph"])),
+        ),
+        Section(
+            "Catalog",
+            f"{world.get('n_items', '?')} items at the start and "
+            f"{world.get('new_items_per_step', '?')} new ones a step, from "
+            f"{world.get('n_creators', '?')} creators whose categories (mainstream, news, "
+            f"counter-speech, borderline, extreme) are mixed as {world.get('creator_mix', '?')}. "
+            "Interventions see a noisy classifier score, not the true category "
+            f"(noise {world.get('classifier_noise', '?')}).",
+        ),
+        Section(
+            "Behaviour",
+            "Each active user browses the feed, a followed creator or search, and chooses "
+            "among the options or nothing by a multinomial logit over utilities (taste, "
+            "ideological distance, appeal, quality, slate position). Opinions move toward "
+            "consumed content and met neighbours by bounded confidence; a user counts as "
+            f"radicalised at opinion ≥ {behavior.get('radical_threshold', '?')}.",
+            _rows(behavior, _docs(GROUP_CLASSES["behavior"])),
+        ),
+        Section(
+            "Recommender audited",
+            f"{recommender} ({rec.get('_target_', '?')}), retrained from the interaction log "
+            f"as configured; slates of {audit.get('slate_size', '?')} items from "
+            f"{audit.get('n_candidates', '?')} candidates.",
+            _rows(rec, _docs((_class_path(str(rec.get("_target_", ""))),))),
+        ),
+        Section(
+            "Baseline, horizon and replicates",
+            f"Every amplification figure compares against the {control} baseline arm of the "
+            f"same replicate, over a horizon of {n_steps} steps. The audit ran {replicates} "
+            "replicates (independent worlds); within a replicate all arms share the world "
+            f"and the users' random draws. Seed entropy {tags.get('seed_entropy', '?')}.",
+            _rows(audit, _docs(GROUP_CLASSES["audit"])),
+        ),
+    ]
+    for name, spec in interventions.items():
+        target = str(spec.get("_target_", ""))
+        sections.append(
+            Section(
+                f"Intervention: {name}",
+                f"{target}, added to the recommender in its own arm"
+                + (" and with the others in a composed arm." if len(interventions) > 1 else "."),
+                _rows(spec, _docs((_class_path(target),))),
+            )
+        )
+    if not interventions:
+        sections.append(
+            Section("Interventions", "None: this audit compares the recommender with its baseline.")
+        )
+    return sections
+
+
+def _class_path(target: str) -> str:
+    module, _, name = target.rpartition(".")
+    return f"{module}:{name}"
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, float) else str(value)

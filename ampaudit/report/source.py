@@ -1,0 +1,326 @@
+"""Load what a report needs from its TARGET: an MLflow run, an experiment, or a table.
+
+Final values come from the child runs' ``final.*`` metrics (exactly what MLflow
+stores) or from an exported table's ``final.*`` rows; per-step series from the
+parent's ``metrics.parquet`` artifact, or from metric histories while a run is
+still going. Whatever is missing becomes a note, not an error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AuditData", "ReportSourceError", "load_audit"]
+
+#: Per-step series the figures draw.
+SERIES = ("cons_share.extreme", "rec_share.extreme", "radicalised")
+#: Key in ``DataFrame.attrs`` (kept in Parquet metadata) of the configs and tags of
+#: the audits an exported table holds: audit → {"config": ..., "tags": ...}.
+TABLE_META = "ampaudit"
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class ReportSourceError(ValueError):
+    """The TARGET of a report does not exist or holds no audit."""
+
+
+@dataclass
+class AuditData:
+    """One audit, as a report reads it.
+
+    Attributes
+    ----------
+    finals : dict
+        arm → replicate → metric → final value (``final.`` prefix dropped).
+    labels : dict of str to str
+        arm → recommender label (``mf``, ``mf+redirect``, ``chronological``).
+    arms : list of str
+        Arms in audit order.
+    series : DataFrame or None
+        Columns arm, replicate, metric, step, value for :data:`SERIES`.
+    config : dict or None
+        The resolved configuration.
+    tags : dict of str to str
+        The parent run's tags (version, commit, seed entropy, command).
+    status : str
+        MLflow status of the parent run, or ``"EXPORTED"`` for a table.
+    notes : list of str
+        What is missing or partial, in plain words.
+    sock : dict or None
+        (persona, start) → ndarray of shape (n_replicates, depth): extreme share of
+        recommended slots by walk depth, from a sock-puppet audit.
+    """
+
+    source: str
+    finals: dict[str, dict[int, dict[str, float]]]
+    labels: dict[str, str]
+    arms: list[str]
+    series: Any = None
+    config: dict[str, Any] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    status: str = "FINISHED"
+    run_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+    sock: dict[tuple[str, str], Any] | None = None
+
+
+def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
+    """Read the audit named by ``target``.
+
+    Parameters
+    ----------
+    target : str
+        An MLflow run id (a parent run, or a child run whose audit is meant), an
+        experiment name (its latest audit), or a ``.parquet``/``.csv`` table
+        written by ``ampaudit export``.
+    uri : str, default="sqlite:///mlflow.db"
+        MLflow tracking URI for run ids and experiment names.
+
+    Raises
+    ------
+    ReportSourceError
+        If ``target`` names nothing that exists, or nothing that holds an audit.
+    """
+    path = Path(target)
+    if path.suffix in (".parquet", ".csv"):
+        if not path.is_file():
+            raise ReportSourceError(f"TARGET {target!r}: no such table file")
+        return _from_table(path)
+    from ampaudit.tracking import resolve_uri
+
+    resolved = resolve_uri(uri)
+    if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///") :]).is_file():
+        # MLflow would create an empty store: say what is wrong instead
+        raise ReportSourceError(
+            f"TARGET {target!r}: no MLflow store at {resolved} (pass --uri, or a table file)"
+        )
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=resolved)
+    run = None
+    if _RUN_ID.fullmatch(target):
+        try:
+            run = client.get_run(target)
+        except MlflowException:
+            run = None
+    notes = []
+    if run is None:
+        experiment = client.get_experiment_by_name(target)
+        if experiment is None:
+            names = sorted(e.name for e in client.search_experiments())
+            raise ReportSourceError(
+                f"TARGET {target!r} is not a run id or an experiment at {resolved} "
+                f"(experiments: {', '.join(names) or 'none'}), nor a .parquet/.csv table"
+            )
+        audits = _parents(client, experiment.experiment_id, "tags.mode != 'sock_puppet'")
+        if not audits:
+            audits = _parents(client, experiment.experiment_id, "")
+        if not audits:
+            raise ReportSourceError(f"experiment {target!r} at {resolved} holds no audit")
+        run = audits[0]
+        if len(audits) > 1:
+            notes.append(
+                f"Experiment {target!r} holds {len(audits)} audits; this report covers the "
+                f"latest ({run.info.run_id}). Pass a parent run id for another."
+            )
+    parent_id = run.data.tags.get("mlflow.parentRunId")
+    if parent_id:
+        notes.append(f"Run {run.info.run_id} is one arm of audit {parent_id}: reporting the audit.")
+        run = client.get_run(parent_id)
+    return _from_run(client, run, resolved, notes)
+
+
+def _parents(client: Any, experiment_id: str, where: str) -> list[Any]:
+    runs = client.search_runs(
+        [experiment_id], where, order_by=["attributes.start_time DESC"], max_results=1000
+    )
+    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+
+
+def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
+    run_id = run.info.run_id
+    tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+    children = client.search_runs(
+        [run.info.experiment_id],
+        f"tags.mlflow.parentRunId = '{run_id}'",
+        max_results=50_000,
+    )
+    finished = [c for c in children if c.info.status == "FINISHED"]
+    status = run.info.status
+    if status != "FINISHED":
+        notes.append(
+            f"The audit's parent run is {status}: {len(finished)} of {len(children)} "
+            "arm-replicate runs have finished, and this report shows only those."
+        )
+    finals: dict[str, dict[int, dict[str, float]]] = {}
+    labels: dict[str, str] = {}
+    for child in finished:
+        arm, rep = child.data.tags.get("arm"), child.data.tags.get("replicate")
+        if arm is None or rep is None:
+            continue
+        labels[arm] = child.data.tags.get("arm_recommender", arm)
+        finals.setdefault(arm, {})[int(rep)] = {
+            k[len("final.") :]: v for k, v in child.data.metrics.items() if k.startswith("final.")
+        }
+    config = _config(client, run_id)
+    data = AuditData(
+        source=f"MLflow run {run_id} at {uri}",
+        finals=finals,
+        labels=labels,
+        arms=_arm_order(finals, config),
+        config=config,
+        tags=tags,
+        status=status,
+        run_id=run_id,
+        notes=notes,
+    )
+    if tags.get("mode") == "sock_puppet":
+        data.sock = _sock(client, finished)
+        notes.append("This is a sock-puppet audit: it has depth curves but no arms to compare.")
+        return data
+    data.series = _series(client, run_id, finished)
+    companion = _parents(
+        client,
+        run.info.experiment_id,
+        f"tags.mode = 'sock_puppet' and tags.recommender = '{_quote(tags.get('recommender', ''))}'"
+        " and attributes.status = 'FINISHED'",
+    )
+    if companion:
+        sock_children = client.search_runs(
+            [run.info.experiment_id],
+            f"tags.mlflow.parentRunId = '{companion[0].info.run_id}'",
+            max_results=1000,
+        )
+        data.sock = _sock(client, [c for c in sock_children if c.info.status == "FINISHED"])
+    return data
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _config(client: Any, run_id: str) -> dict[str, Any] | None:
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "config.yaml", tmp)
+        except Exception:  # an artifact that was never logged: a note, not a failure
+            return None
+        loaded = yaml.safe_load(Path(path).read_text())
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _series(client: Any, run_id: str, finished: list[Any]) -> Any:
+    """Per-step series: the parent's table when the audit finished, else metric histories."""
+    import pandas as pd
+
+    columns = ["arm", "replicate", "metric", "step", "value"]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "metrics.parquet", tmp)
+            table = pd.read_parquet(path)
+            return table[table.metric.isin(SERIES) & (table.step >= 0)][columns]
+        except Exception:  # still running, or failed before the table was written
+            pass
+    rows = []
+    for child in finished:
+        arm, rep = child.data.tags.get("arm"), child.data.tags.get("replicate")
+        if arm is None or rep is None:
+            continue
+        for key in SERIES:
+            for m in client.get_metric_history(child.info.run_id, key):
+                rows.append((arm, int(rep), key, m.step, m.value))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _sock(client: Any, children: list[Any]) -> dict[tuple[str, str], Any] | None:
+    """Extreme share of recommended slots by depth, per (persona, start), over replicates."""
+    import numpy as np
+
+    curves: dict[tuple[str, str], list[Any]] = {}
+    for child in children:
+        for key in child.data.metrics:
+            parts = key.split(".")
+            if len(parts) == 5 and parts[0] == "sock" and parts[3:] == ["rec_share", "extreme"]:
+                history = sorted(client.get_metric_history(child.info.run_id, key), key=_step)
+                curves.setdefault((parts[1], parts[2]), []).append([m.value for m in history])
+    if not curves:
+        return None
+    return {cell: np.array(v) for cell, v in sorted(curves.items())}
+
+
+def _step(metric: Any) -> int:
+    return int(metric.step)
+
+
+def _arm_order(finals: dict[str, Any], config: dict[str, Any] | None) -> list[str]:
+    """control, treatment, then intervention arms in the config's order."""
+    from ampaudit.audit import arm_names
+
+    planned = arm_names(dict((config or {}).get("interventions") or {}))
+    present = [a for a in planned if a in finals]
+    return present + sorted(a for a in finals if a not in planned)
+
+
+def _from_table(path: Path) -> AuditData:
+    """An audit from a table written by ``ampaudit export`` (or ``AuditResult.to_frame``)."""
+    import pandas as pd
+
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    carried = table.attrs.get(TABLE_META, {})
+    missing = {"arm", "replicate", "metric", "step", "value"} - set(table.columns)
+    if missing:
+        raise ReportSourceError(
+            f"TARGET {str(path)!r} is not an ampaudit table: no column {', '.join(sorted(missing))}"
+        )
+    notes = []
+    audit = None
+    if "audit" in table.columns and table.audit.nunique() > 1:
+        audit = str(table.audit.iloc[-1])
+        notes.append(
+            f"The table holds {table.audit.nunique()} audits; this report covers the last "
+            f"({audit}). Export one experiment per audit, or filter the table, for another."
+        )
+        table = table[table.audit == audit]
+    elif "audit" in table.columns and len(table):
+        audit = str(table.audit.iloc[0])
+    meta = carried.get(audit or "", {})
+    finals: dict[str, dict[int, dict[str, float]]] = {}
+    labels = {}
+    for arm, group in table.groupby("arm", sort=False):
+        if "recommender" in group.columns:
+            labels[str(arm)] = str(group.recommender.iloc[0])
+        last = group[group.step == -1]
+        for (rep, metric), value in zip(
+            zip(last.replicate, last.metric, strict=True), last.value, strict=True
+        ):
+            if str(metric).startswith("final.") and math.isfinite(value):
+                finals.setdefault(str(arm), {}).setdefault(int(rep), {})[metric[6:]] = float(value)
+    config = meta.get("config")
+    if config is None:
+        notes.append(
+            "The table carries no configuration: the methodology section lists only what "
+            "the table shows."
+        )
+    series = table[table.metric.isin(SERIES) & (table.step >= 0)][list(table.columns)]
+    return AuditData(
+        source=f"exported table {path.name}" + (f", audit {audit}" if audit else ""),
+        finals=finals,
+        labels={a: labels.get(a, a) for a in finals},
+        arms=_arm_order(finals, config),
+        series=series[["arm", "replicate", "metric", "step", "value"]],
+        config=config,
+        tags=meta.get("tags", {}),
+        status="EXPORTED",
+        run_id=audit,
+        notes=notes,
+    )

@@ -1,0 +1,29 @@
+"""Helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+#: A real audit with two interventions, small enough for a few seconds.
+AUDIT = [
+    "world=small",
+    "world.n_users=400",
+    "audit.n_steps=12",
+    "audit.replicates=2",
+    "audit.progress=false",
+    "interventions=[redirect,downrank]",
+    "seed=11",
+]
+
+
+def ampaudit(*args, cwd):
+    """Run the ``ampaudit`` CLI as a real subprocess in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "ampaudit.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
