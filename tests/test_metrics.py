@@ -184,3 +184,32 @@ def test_bootstrap_needs_enough_replicates():
         bootstrap_ci(np.arange(5.0), rng=rng)
     m, lo, hi = bootstrap_ci(rng.normal(size=30), rng=rng)
     assert lo < m < hi
+
+
+def test_intervention_costs_count_restrictive_actions_on_legitimate_items_once():
+    from ampaudit.core.categories import CATEGORIES
+    from ampaudit.metrics import intervention_costs
+
+    def counts(**by_cat):
+        row = np.zeros(len(CATEGORIES))
+        for cat, n in by_cat.items():
+            row[CATEGORIES.index(cat)] = n
+        return np.stack([row, row])  # two steps
+
+    costs = intervention_costs(
+        {
+            "downrank.demoted": counts(news=2, extreme=5),
+            "moderation_queue.removed": counts(counter=1, extreme=3),
+            "moderation_queue.wrongful_removal": counts(counter=1),
+            "moderation_queue.restored": counts(counter=1),
+            "moderation_queue.queue_backlog": counts(news=7),
+            "redirect.inserted": counts(counter=9),
+        }
+    )
+    assert costs["collateral.news"] == 4  # demoted twice per step, backlog is no action
+    assert costs["collateral.counter"] == 2  # the wrongful removal counted once, as removed
+    assert costs["collateral.mainstream"] == 0
+    assert costs["collateral"] == 6
+    assert costs["wrongful_removals"] == 2
+    assert costs["restored"] == 2
+    assert intervention_costs({})["collateral"] == 0

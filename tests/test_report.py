@@ -289,3 +289,36 @@ def test_report_of_an_audit_data_needs_no_mlflow():
     report = build_report(data)
     assert "one replicate" not in render_html(report)  # no finding sentences without arms
     assert report.cells["control", "ctr"].paired.mean == pytest.approx(-0.1)
+
+
+def test_sock_puppet_curves_join_the_report_of_the_same_recommender(audited, tmp_path):
+    import shutil
+
+    cwd, parent = audited
+    shutil.copy(cwd / "mlflow.db", tmp_path / "mlflow.db")
+    proc = ampaudit(
+        "run",
+        "audit.mode=sock_puppet",
+        "world=small",
+        "audit.replicates=1",
+        "audit.progress=false",
+        "audit.sock_puppet.depth=4",
+        "audit.sock_puppet.warmup_steps=2",
+        "audit.sock_puppet.puppets_per_cell=2",
+        "seed=5",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    uri = str(tmp_path / "mlflow.db")
+    latest = load_audit("ampaudit", uri=uri)
+    assert latest.run_id == parent  # the latest compare audit, not the sock puppets
+    assert latest.sock is not None
+    assert {p for p, _ in latest.sock} == {"random", "top1", "seeded", "utility"}
+    assert next(iter(latest.sock.values())).shape == (1, 4)
+    page = render_html(build_report(latest))
+    assert 'id="fig-sock"' in page
+    assert "No sock-puppet audit" not in page
+    sock_run = re.search(r"parent run=(\w+)", proc.stdout).group(1)
+    alone = build_report(load_audit(sock_run, uri=uri))
+    assert any("sock-puppet audit" in n for n in alone.notes)
+    assert [f.key for f in alone.figures] == ["sock"]

@@ -25,6 +25,7 @@ __all__ = [
     "comparison",
     "estimate",
     "findings",
+    "relative_reduction",
     "summary_metrics",
 ]
 
@@ -54,7 +55,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("drift", "Opinion drift", 4),
     Column("radicalised", "Radicalised fraction", 4),
     Column("ctr", "Engagement (click-through rate)", 4),
-    Column("collateral", "Collateral: legitimate items acted on", 1),
+    Column("collateral", "Collateral: legitimate items acted on", 0),
 )
 
 
@@ -106,13 +107,39 @@ def _by_replicate(finals: Finals, arm: str, metric: str) -> dict[int, float]:
     }
 
 
-def _paired(finals: Finals, arm: str, metric: str, *, relative: bool = False) -> list[float]:
-    """``arm − treatment`` per replicate both ran (in percent of treatment if ``relative``)."""
+def _paired(finals: Finals, arm: str, metric: str) -> list[float]:
+    """``arm − treatment`` per replicate both ran."""
     a, b = _by_replicate(finals, arm, metric), _by_replicate(finals, REFERENCE, metric)
-    shared = sorted(a.keys() & b.keys())
-    if not relative:
-        return [a[r] - b[r] for r in shared]
-    return [100.0 * (a[r] - b[r]) / b[r] for r in shared if b[r] != 0]
+    return [a[r] - b[r] for r in sorted(a.keys() & b.keys())]
+
+
+def relative_reduction(
+    finals: Finals, arm: str, metric: str, *, confidence: float
+) -> Estimate | None:
+    """How much lower ``metric`` is under ``arm`` than under the recommender alone, in %.
+
+    The paired difference and its interval divided by the recommender-alone mean
+    over the same replicates (a ratio of means, so its sign always agrees with the
+    paired difference in the table); ``None`` when that mean is 0 or nothing pairs.
+
+    Examples
+    --------
+    >>> finals = {
+    ...     "treatment": {0: {"m": 0.10}, 1: {"m": 0.10}},
+    ...     "+a": {0: {"m": 0.08}, 1: {"m": 0.08}},
+    ... }
+    >>> round(relative_reduction(finals, "+a", "m", confidence=0.95).mean, 6)
+    20.0
+    """
+    paired = estimate(_paired(finals, arm, metric), confidence=confidence)
+    a, b = _by_replicate(finals, arm, metric), _by_replicate(finals, REFERENCE, metric)
+    shared = a.keys() & b.keys()
+    base = float(np.mean([b[r] for r in shared])) if shared else 0.0
+    if paired is None or base == 0:
+        return None
+    scale = -100.0 / base
+    low, high = sorted((paired.low * scale, paired.high * scale))
+    return Estimate(paired.mean * scale, low, high, paired.n)
 
 
 @dataclass(frozen=True)
@@ -219,23 +246,18 @@ def _interval(est: Estimate, confidence: float) -> str:
 def findings(finals: Finals, arms: list[str], *, confidence: float) -> list[Finding]:
     """Findings of the intervention arms, ordered by harm reduced per unit of cost.
 
-    Harm reduced is ``−(arm − treatment)/treatment`` of the extreme consumption
-    share and engagement cost the same of the click-through rate, both per
-    replicate, in percent. Arms are ranked by harm reduced over
-    ``max(engagement cost, COST_FLOOR)``, fewer wrongful removals and less
-    collateral breaking ties; arms that reduced no harm come last, by harm.
+    Harm reduced is the :func:`relative_reduction` of the extreme consumption
+    share and engagement cost that of the click-through rate, in percent. Arms
+    are ranked by harm reduced over ``max(engagement cost, COST_FLOOR)``, fewer
+    wrongful removals and less collateral breaking ties; arms that reduced no
+    harm come last, by harm.
     """
     out = []
     for arm in arms:
         if not arm.startswith("+"):
             continue
-        harm = estimate(
-            [-d for d in _paired(finals, arm, "cons_share.extreme", relative=True)],
-            confidence=confidence,
-        )
-        cost = estimate(
-            [-d for d in _paired(finals, arm, "ctr", relative=True)], confidence=confidence
-        )
+        harm = relative_reduction(finals, arm, "cons_share.extreme", confidence=confidence)
+        cost = relative_reduction(finals, arm, "ctr", confidence=confidence)
         wrongful = _mean(_by_replicate(finals, arm, "wrongful_removals"))
         collateral = _mean(_by_replicate(finals, arm, "collateral"))
         score = -math.inf

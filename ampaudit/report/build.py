@@ -86,7 +86,11 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
         cells=cells,
         findings=ranked,
         headline=_headline(cells, data, level),
-        methodology=methodology(data.config, data.tags),
+        methodology=methodology(
+            data.config,
+            data.tags,
+            n_replicates=len({r for reps in data.finals.values() for r in reps}) or None,
+        ),
         notes=list(data.notes),
         command=_command(data),
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -107,6 +111,8 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
 
 
 def _headline(cells: dict[tuple[str, str], Cell], data: AuditData, level: float) -> str:
+    if data.tags.get("mode") == "sock_puppet" and data.sock:
+        return _sock_headline(data)
     trt = cells.get(("treatment", "cons_share.extreme"))
     ctl = cells.get(("control", "cons_share.extreme"))
     amp = cells.get(("treatment", "amplification.extreme"))
@@ -122,8 +128,8 @@ def _headline(cells: dict[tuple[str, str], Cell], data: AuditData, level: float)
     )
     if ctl.paired is not None and math.isfinite(ctl.paired.low):
         text += (
-            f" (difference {_pp(-ctl.paired.mean)}, {level:.0%} CI {_pp(-ctl.paired.high)} "
-            f"to {_pp(-ctl.paired.low)})"
+            f" (a difference of {_pp(-ctl.paired.mean)} percentage points; {level:.0%} CI "
+            f"{_pp(-ctl.paired.high)} to {_pp(-ctl.paired.low)})"
         )
     text += "."
     if amp is not None and amp.value is not None:
@@ -139,17 +145,37 @@ def _headline(cells: dict[tuple[str, str], Cell], data: AuditData, level: float)
     return text
 
 
+def _sock_headline(data: AuditData) -> str:
+    assert data.sock is not None
+    rec = data.tags.get("recommender", "the recommender")
+    parts = []
+    for start in ("extreme", "mainstream"):
+        curves = [c for (_, s), c in data.sock.items() if s == start and c.size]
+        if curves:
+            first = float(sum(c[:, 0].mean() for c in curves) / len(curves))
+            last = float(sum(c[:, -1].mean() for c in curves) / len(curves))
+            depth = curves[0].shape[1]
+            parts.append(
+                f"from a {start} start, {_pct(first)} of what {rec} recommended was extreme "
+                f"at the first step and {_pct(last)} at depth {depth}"
+            )
+    return "Scripted accounts always followed a recommendation: " + "; ".join(parts) + "."
+
+
 def _pct(share: float) -> str:
     return f"{100 * share:.2f}%"
 
 
 def _pp(diff: float) -> str:
-    return f"{100 * diff:+.2f} percentage points"
+    return f"{100 * diff:+.2f}"
 
 
 def _gaps(report: Report) -> list[str]:
     """Notes for what the audit lacks, so a partial report says why it is partial."""
-    data, notes = report.data, []
+    data = report.data
+    notes: list[str] = []
+    if data.tags.get("mode") == "sock_puppet":
+        return notes  # no arms by design: the source's note says so
     if not data.finals:
         notes.append("No arm of this audit has finished a replicate yet: there is nothing to show.")
     elif len(data.arms) == 1:

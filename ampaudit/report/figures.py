@@ -25,6 +25,8 @@ __all__ = ["Figure", "frontier", "groups", "opinions", "sock_curves", "time_seri
 PALETTE = ("#000000", "#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
 LINESTYLES = ("--", "-", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1)), "-")
 MARKERS = ("s", "o", "^", "D", "v", "P", "X", "*")
+#: Per-step series drawn as a moving average over a twentieth of the horizon.
+SMOOTHED = ("cons_share.extreme", "rec_share.extreme")
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,28 @@ def _style(i: int) -> dict[str, Any]:
     }
 
 
-def _legend(ax: Any, **kwargs: Any) -> None:
-    """A legend, when the axes have labelled artists (a partial audit may have none)."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=8, **kwargs)
+def _legend(fig: Any, axes: Any) -> None:
+    """One legend below the panels, from the first axes that has labelled artists.
+
+    Below, not inside: with several arms an inside legend hides the data. A partial
+    audit may have nothing labelled, and then there is no legend.
+    """
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            legend = fig.legend(
+                handles,
+                labels,
+                loc="upper center",
+                bbox_to_anchor=(0.5, 0.0),
+                ncol=min(3, len(handles)),
+                frameon=False,
+                fontsize=8,
+            )
+            for handle in legend.legend_handles:  # scatter sizes carry data, not identity
+                if hasattr(handle, "set_sizes"):
+                    handle.set_sizes([36])
+            return
 
 
 def _svg(fig: Any, key: str) -> str:
@@ -102,7 +122,11 @@ def time_series(
             )
             if matrix.shape[1] == 0:
                 continue
-            mean, low, high = mean_ci_by_column(matrix.to_numpy(), confidence=confidence)
+            values = matrix.to_numpy()
+            if metric in SMOOTHED:  # per-step shares are noisy: a moving average
+                window = max(1, values.shape[1] // 20)
+                values = _moving_average(values, window)
+            mean, low, high = mean_ci_by_column(values, confidence=confidence)
             steps = matrix.columns.to_numpy()
             style = _style(i)
             ax.plot(
@@ -118,14 +142,29 @@ def time_series(
         ax.set_title(title)
         ax.set_xlabel("step")
         alt.append(f"{title} at the last step: {', '.join(ends)}")
-    _legend(axes[0])
+    _legend(fig, axes)
     return Figure(
         "time_series",
         "Over time",
         _svg(fig, "time_series"),
         "Two line charts over the simulation steps, one line per arm with a shaded "
-        f"{confidence:.0%} confidence band. " + ". ".join(alt) + ".",
+        f"{confidence:.0%} confidence band; the extreme share of consumption is a moving "
+        "average over a twentieth of the horizon. " + ". ".join(alt) + ".",
     )
+
+
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` columns (fewer at the start), row by row.
+
+    Examples
+    --------
+    >>> _moving_average(np.array([[1.0, 3.0, 5.0]]), 2).tolist()
+    [[1.0, 2.0, 4.0]]
+    """
+    sums = np.cumsum(values, axis=1)
+    sums[:, window:] = sums[:, window:] - sums[:, :-window]
+    counts = np.minimum(np.arange(1, values.shape[1] + 1), window)
+    return sums / counts
 
 
 def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | None:
@@ -138,8 +177,15 @@ def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | Non
     biggest = max((f.collateral for f in points), default=0.0) or 1.0
     ax.axhline(0, color="#777777", linewidth=0.8)
     ax.axvline(0, color="#777777", linewidth=0.8)
-    ax.plot([0], [0], marker="o", color=PALETTE[1], markersize=6, linestyle="none")
-    ax.annotate("recommender alone", (0, 0), textcoords="offset points", xytext=(6, -12))
+    ax.plot(
+        [0],
+        [0],
+        marker="o",
+        color=PALETTE[1],
+        markersize=6,
+        linestyle="none",
+        label="recommender alone",
+    )
     alt = []
     for i, f in enumerate(points, start=2):
         h, c = f.harm_reduced, f.engagement_cost
@@ -166,15 +212,16 @@ def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | Non
             alpha=0.8,
             edgecolors="white",
             zorder=3,
+            label=labels.get(f.arm, f.arm),
         )
         name = labels.get(f.arm, f.arm)
-        ax.annotate(name, (c.mean, h.mean), textcoords="offset points", xytext=(8, 6))
         alt.append(
             f"{name}: harm reduced {h.mean:.1f}%, engagement cost {c.mean:.1f}%, "
             f"collateral {f.collateral:.0f}"
         )
     ax.set_xlabel("engagement cost (% of click-through lost)")
     ax.set_ylabel("harm reduced (% less extreme consumption)")
+    _legend(fig, axes)
     return Figure(
         "frontier",
         "Benefit and cost",
@@ -243,7 +290,7 @@ def groups(
         ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2)
         ax.set_xticklabels([g.replace("_", "-") for g in names], rotation=20)
         ax.set_title(title)
-    _legend(axes[0])
+    _legend(fig, axes)
     return Figure(
         "groups",
         "By group",
@@ -304,7 +351,7 @@ def opinions(
     ax.set_yscale("symlog", linthresh=0.01)
     ax.set_xlabel("opinion (0 moderate, 1 extreme)")
     ax.set_ylabel("fraction of users")
-    _legend(ax, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    _legend(fig, axes)
     return Figure(
         "opinions",
         "Opinions before and after",
@@ -319,7 +366,8 @@ def sock_curves(sock: Mapping[tuple[str, str], np.ndarray] | None) -> Figure | N
     """Extreme share of recommendations by walk depth, one line per persona × start."""
     if not sock:
         return None
-    starts = sorted({s for _, s in sock}, key=lambda s: s != "extreme")[:2]
+    present = {s for _, s in sock}
+    starts = [s for s in ("extreme", "mainstream") if s in present] or sorted(present)[:1]
     fig, axes = _new(len(starts), width=4.6)
     personas = sorted({p for p, _ in sock})
     alt = []
@@ -344,7 +392,7 @@ def sock_curves(sock: Mapping[tuple[str, str], np.ndarray] | None) -> Figure | N
         ax.set_title(f"start: {start}")
         ax.set_xlabel("walk depth")
         ax.set_ylabel("extreme share of recommended slots")
-    _legend(axes[0])
+    _legend(fig, axes)
     return Figure(
         "sock",
         "Sock-puppet walks",

@@ -111,8 +111,14 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def methodology(config: dict[str, Any] | None, tags: dict[str, str]) -> list[Section]:
-    """The methodology of an audit, from its resolved ``config`` and parent-run ``tags``."""
+def methodology(
+    config: dict[str, Any] | None, tags: dict[str, str], *, n_replicates: int | None = None
+) -> list[Section]:
+    """The methodology of an audit, from its resolved ``config`` and parent-run ``tags``.
+
+    ``n_replicates`` is how many replicates ran, when it differs from the config
+    (``audit.target_ci`` adds replicates).
+    """
     if not config:
         return [
             Section(
@@ -128,7 +134,8 @@ def methodology(config: dict[str, Any] | None, tags: dict[str, str]) -> list[Sec
     interventions = config.get("interventions") or {}
     control = audit.get("control", tags.get("control", "?"))
     recommender = tags.get("recommender", str(rec.get("_target_", "?")))
-    n_steps, replicates = audit.get("n_steps", "?"), audit.get("replicates", "?")
+    n_steps = audit.get("n_steps", "?")
+    replicates = n_replicates if n_replicates is not None else audit.get("replicates", "?")
     sections = [
         Section(
             "Population",
@@ -142,9 +149,9 @@ def methodology(config: dict[str, Any] | None, tags: dict[str, str]) -> list[Sec
         ),
         Section(
             "Social graph",
-            f"A {graph.get('kind', '?')} graph (mean degree {graph.get('mean_degree', '?')}, "
-            f"homophily {graph.get('homophily', '?')}); neighbours meet and influence each "
-            "other's opinions.",
+            f"Users are linked by a social graph of kind {graph.get('kind', '?')} (mean degree "
+            f"{graph.get('mean_degree', '?')}, homophily {graph.get('homophily', '?')}); "
+            "neighbours meet and influence each other's opinions.",
             _rows(graph, _docs(GROUP_CLASSES["graph"])),
         ),
         Section(
@@ -186,7 +193,7 @@ def methodology(config: dict[str, Any] | None, tags: dict[str, str]) -> list[Sec
         sections.append(
             Section(
                 f"Intervention: {name}",
-                f"{target}, added to the recommender in its own arm"
+                f"{_summary(target)} ({target}); added to the recommender in its own arm"
                 + (" and with the others in a composed arm." if len(interventions) > 1 else "."),
                 _rows(spec, _docs((_class_path(target),))),
             )
@@ -196,6 +203,17 @@ def methodology(config: dict[str, Any] | None, tags: dict[str, str]) -> list[Sec
             Section("Interventions", "None: this audit compares the recommender with its baseline.")
         )
     return sections
+
+
+def _summary(target: str) -> str:
+    """First paragraph of the docstring of the class ``target`` names, without its period."""
+    module, _, name = target.rpartition(".")
+    try:
+        doc = inspect.getdoc(getattr(importlib.import_module(module), name)) or ""
+    except (ImportError, AttributeError, ValueError):
+        return "A plugin intervention"
+    first = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "")
+    return first.rstrip(".") or "An intervention"
 
 
 def _class_path(target: str) -> str:

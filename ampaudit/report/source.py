@@ -120,9 +120,9 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
                 f"TARGET {target!r} is not a run id or an experiment at {resolved} "
                 f"(experiments: {', '.join(names) or 'none'}), nor a .parquet/.csv table"
             )
-        audits = _parents(client, experiment.experiment_id, "tags.mode != 'sock_puppet'")
-        if not audits:
-            audits = _parents(client, experiment.experiment_id, "")
+        parents = _parents(client, experiment.experiment_id, "")
+        # compare audits first; an experiment of sock-puppet audits only reports those
+        audits = [r for r in parents if r.data.tags.get("mode") != "sock_puppet"] or parents
         if not audits:
             raise ReportSourceError(f"experiment {target!r} at {resolved} holds no audit")
         run = audits[0]
