@@ -17,13 +17,14 @@ AUDIT = [
 ]
 
 
-def ampaudit(*args, cwd):
-    """Run the ``ampaudit`` CLI as a real subprocess in ``cwd``."""
+def ampaudit(*args, cwd=None, env=None, timeout=600):
+    """Run the ``ampaudit`` CLI as a real subprocess (in ``cwd``, with ``env``)."""
     return subprocess.run(
-        [sys.executable, "-m", "ampaudit.cli", *args],
+        [sys.executable, "-m", "ampaudit.cli", *map(str, args)],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.helpers import ampaudit
+
 FAST = ["world=small", "audit.n_steps=5", "audit.replicates=1", "audit.progress=false"]
-
-
-def ampaudit(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "ampaudit.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _runs(db):

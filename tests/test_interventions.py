@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import subprocess
-import sys
 from pathlib import Path
 
 import ampaudit.configs
@@ -18,6 +16,7 @@ from ampaudit.audit import run_audit
 from ampaudit.config import validate
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.errors import ConfigError
+from tests.helpers import ampaudit
 
 from .conftest import small_run_conf
 
@@ -104,25 +103,17 @@ def test_bad_parameter_names_the_field():
 
 
 def test_cli_prints_the_benefit_cost_table(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "run",
-            "interventions=[redirect,downrank]",
-            "world=small",
-            "audit.n_steps=8",
-            "audit.replicates=2",
-            "audit.progress=false",
-            "tracking=none",
-            "seed=1",
-        ],
+    proc = ampaudit(
+        "run",
+        "interventions=[redirect,downrank]",
+        "world=small",
+        "audit.n_steps=8",
+        "audit.replicates=2",
+        "audit.progress=false",
+        "tracking=none",
+        "seed=1",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Benefit and cost of each intervention" in proc.stdout

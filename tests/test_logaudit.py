@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from ampaudit.audit import run_audit
 from ampaudit.logaudit import LogError, audit_log
+from tests.helpers import ampaudit
 
 from .conftest import small_run_conf
 
@@ -77,40 +75,24 @@ def test_cli_audit_log(exported, tmp_path):
     log.to_parquet(tmp_path / "log.parquet")
     items.to_csv(tmp_path / "items.csv", index=False)
     users.to_csv(tmp_path / "users.csv", index=False)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "audit-log",
-            str(tmp_path / "log.parquet"),
-            "--items",
-            str(tmp_path / "items.csv"),
-            "--users",
-            str(tmp_path / "users.csv"),
-        ],
-        capture_output=True,
-        text=True,
+    proc = ampaudit(
+        "audit-log",
+        str(tmp_path / "log.parquet"),
+        "--items",
+        str(tmp_path / "items.csv"),
+        "--users",
+        str(tmp_path / "users.csv"),
         timeout=120,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "treatment" in proc.stdout
     assert "amplification.extreme" in proc.stdout
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "audit-log",
-            str(tmp_path / "nope.csv"),
-            "--items",
-            str(tmp_path / "items.csv"),
-        ],
-        capture_output=True,
-        text=True,
+    bad = ampaudit(
+        "audit-log",
+        str(tmp_path / "nope.csv"),
+        "--items",
+        str(tmp_path / "items.csv"),
         timeout=120,
-        check=False,
     )
     assert bad.returncode == 2
     assert "no such file" in bad.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from ampaudit.checks import check_recommender
 from ampaudit.core.errors import ConfigError
 from ampaudit.plugins import resolve_recommender
+from tests.helpers import ampaudit
 
 PLUGINS = Path(__file__).parent / "plugins"
 
@@ -20,15 +20,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 def cli(*args, extra_path=(), cwd=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "ampaudit.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
+    return ampaudit(*args, cwd=cwd, env=env, timeout=300)
 
 
 def test_broken_recommender_fails_named_checks():

@@ -103,7 +103,7 @@ def time_series(
 ) -> Figure | None:
     """Extreme consumption share and radicalised fraction per step, with CI bands."""
     panels = [
-        ("cons_share.extreme", "Extreme share of consumption"),
+        ("cons_share.extreme", "Extreme share of consumption (moving average)"),
         ("radicalised", "Radicalised"),
     ]
     if series is None or len(series) == 0:
