@@ -16,7 +16,7 @@ from ampaudit.audit import run_audit
 from ampaudit.config import validate
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.errors import ConfigError
-from tests.helpers import ampaudit
+from tests.helpers import ampaudit as ampaudit_cli
 
 from .conftest import small_run_conf
 
@@ -103,7 +103,7 @@ def test_bad_parameter_names_the_field():
 
 
 def test_cli_prints_the_benefit_cost_table(tmp_path):
-    proc = ampaudit(
+    proc = ampaudit_cli(
         "run",
         "interventions=[redirect,downrank]",
         "world=small",

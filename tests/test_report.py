@@ -322,3 +322,61 @@ def test_sock_puppet_curves_join_the_report_of_the_same_recommender(audited, tmp
     alone = build_report(load_audit(sock_run, uri=uri))
     assert any("sock-puppet audit" in n for n in alone.notes)
     assert [f.key for f in alone.figures] == ["sock"]
+
+
+def test_names_are_never_parsed_as_math_or_hidden():
+    from ampaudit.report.figures import frontier, groups
+
+    labels = {"treatment": "mf$\\foo$x", "+a": "_hidden", "+b": "a$x^$b"}
+    finals = _finals(
+        {
+            arm: [
+                {
+                    "cons_share.extreme": 0.1 - 0.01 * i - e,
+                    "ctr": 0.5,
+                    "group.at_risk.radicalised": e,
+                }
+                for e in (0.0, 0.002)
+            ]
+            for i, arm in enumerate(["treatment", "+a", "+b"])
+        }
+    )
+    ranked = findings(finals, list(finals), confidence=0.95)
+    svg = frontier(ranked, labels).svg
+    assert "_hidden" in svg
+    assert "a$x^$b" in svg
+    assert "mf$\\foo$x" in groups(finals, list(finals), labels).svg
+
+
+def test_methodology_never_imports_modules_an_untrusted_config_names(monkeypatch):
+    import importlib
+
+    from ampaudit.report.methodology import methodology
+
+    imported = []
+    real = importlib.import_module
+    monkeypatch.setattr(
+        importlib, "import_module", lambda name, *a: imported.append(name) or real(name, *a)
+    )
+    sections = methodology(
+        {
+            "world": None,
+            "recommender": {"_target_": "antigravity.Fly"},
+            "interventions": {"x": {"_target_": "this.Zen"}, "y": None},
+            "audit": {"n_steps": 3},
+        },
+        {},
+    )
+    assert imported
+    assert all(name.startswith("ampaudit.") for name in imported)
+    assert "Intervention: x" in [s.title for s in sections]
+
+
+def test_report_notes_table_values_that_differ_from_the_stored_summary(audited):
+    cwd, parent = audited
+    data = load_audit(parent, uri=str(cwd / "mlflow.db"))
+    assert data.stored_summary
+    assert not any("differ from the summary" in n for n in build_report(data).notes)
+    key = next(iter(data.stored_summary))
+    data.stored_summary[key] += 1.0
+    assert any("differ from the summary" in n for n in build_report(data).notes)

@@ -166,6 +166,15 @@ def _exported(cwd):
     return table.sort_values(keys).reset_index(drop=True)
 
 
+def _create_store(cwd):
+    """Create the store and experiment before a run starts: polling a database that
+    the run is still creating races MLflow's schema setup in two processes
+    (REFERENCES, "SQLite races")."""
+    from ampaudit.tracking import MlflowTracker
+
+    MlflowTracker(f"sqlite:///{cwd / 'mlflow.db'}", "ampaudit")
+
+
 def _runs(cwd):
     client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
     exp = client.get_experiment_by_name("ampaudit")
@@ -199,6 +208,7 @@ def test_a_terminated_audit_ends_killed_not_running(tmp_path):
     import signal
     import time
 
+    _create_store(tmp_path)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -218,12 +228,9 @@ def test_a_terminated_audit_ends_killed_not_running(tmp_path):
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the audit has opened its runs
-        if (tmp_path / "mlflow.db").exists():
-            try:
-                if len(_runs(tmp_path)) >= 2:
-                    break
-            except Exception:
-                pass
+        if len(_runs(tmp_path)) >= 2:
+            break
+        assert proc.poll() is None, "the audit ended before it could be stopped"
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -261,18 +268,17 @@ def test_killing_a_sweep_then_rerunning_completes_only_the_missing_audits(tmp_pa
         "audit.progress=false",
         "seed=8",
     ]
+    _create_store(tmp_path)
     proc = subprocess.Popen(
         args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # stop once the first audit is done, mid-second
-        try:
-            runs = _runs(tmp_path) if (tmp_path / "mlflow.db").exists() else []
-        except Exception:
-            runs = []
+        runs = _runs(tmp_path)
         parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
         if any(p.info.status == "FINISHED" for p in parents) and len(parents) == 2:
             break
+        assert proc.poll() is None, "the sweep ended before it could be stopped"
         time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)

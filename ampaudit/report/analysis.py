@@ -25,6 +25,7 @@ __all__ = [
     "comparison",
     "estimate",
     "findings",
+    "number",
     "relative_reduction",
     "summary_metrics",
 ]
@@ -82,6 +83,20 @@ def estimate(values: np.ndarray | list[float], *, confidence: float) -> Estimate
         return None
     mean, low, high = mean_ci(finite, confidence=confidence)
     return Estimate(mean, low, high, len(finite))
+
+
+def number(value: float, digits: int) -> str:
+    """A table number as displayed: ``digits`` decimals, ``n/a`` when undefined.
+
+    Examples
+    --------
+    >>> number(0.012345, 4), number(float("nan"), 4), number(-0.0, 2)
+    ('0.0123', 'n/a', '0.00')
+    """
+    if not math.isfinite(value):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def arm_key(arm: str) -> str:
@@ -199,37 +214,50 @@ class Finding:
     ----------
     arm : str
     harm_reduced : Estimate or None
-        Relative reduction of the extreme consumption share, in percent.
+        Relative reduction of the extreme consumption share, in percent;
+        ``None`` when it cannot be computed (see ``comparable``).
     engagement_cost : Estimate or None
         Relative loss of click-through rate, in percent (negative: a gain).
-    wrongful_removals, collateral : float
-        Means per replicate.
+    wrongful_removals, collateral : float or None
+        Means per replicate; ``None`` when the audit did not record them.
     score : float
         Harm reduced per unit of engagement cost (see :data:`COST_FLOOR`);
-        ``-inf`` when the arm reduced no harm.
+        ``-inf`` when the arm reduced no harm or its cost is unknown.
+    comparable : bool
+        Whether the recommender-alone arm ran the same replicates.
     """
 
     arm: str
     harm_reduced: Estimate | None
     engagement_cost: Estimate | None
-    wrongful_removals: float
-    collateral: float
+    wrongful_removals: float | None
+    collateral: float | None
     score: float
+    comparable: bool = True
 
     def sentence(self, confidence: float) -> str:
         """The finding in plain language, with its intervals."""
         h, c = self.harm_reduced, self.engagement_cost
+        if not self.comparable:
+            return "cannot be compared yet: the recommender alone has no result for its replicates"
         if h is None:
             return "no extreme consumption under the recommender alone to reduce"
         verb = "reduced" if h.mean >= 0 else "increased"
-        text = f"{verb} extreme consumption by {abs(h.mean):.1f}%{_interval(h, confidence)}"
-        if c is not None:
+        text = f"{verb} extreme consumption by {number(abs(h.mean), 1)}%"
+        text += _interval(h, confidence)
+        if c is None:
+            text += " (engagement not recorded)"
+        else:
             change = "a cost of" if c.mean >= 0 else "a gain of"
-            text += f" at {change} {abs(c.mean):.1f}% engagement{_interval(c, confidence)}"
-        wrongful = f"{self.wrongful_removals:.0f} wrongful removal" + "s" * (
-            round(self.wrongful_removals) != 1
-        )
-        text += f" and {wrongful} per run; {self.collateral:.0f} actions on legitimate items"
+            text += f" at {change} {number(abs(c.mean), 1)}% engagement"
+            text += _interval(c, confidence)
+        if self.wrongful_removals is None:
+            text += " and unrecorded wrongful removals"
+        else:
+            n = self.wrongful_removals
+            text += f" and {n:.0f} wrongful removal{'s' * (round(n) != 1)} per run"
+        if self.collateral is not None:
+            text += f"; {self.collateral:.0f} actions on legitimate items"
         if h.n > 1 and not h.excludes_zero:
             text += " (the harm interval includes no change)"
         return text
@@ -240,7 +268,7 @@ def _interval(est: Estimate, confidence: float) -> str:
     if not math.isfinite(est.low):
         return " (one replicate, no interval)"
     low, high = (est.low, est.high) if est.mean >= 0 else (-est.high, -est.low)
-    return f" [{confidence:.0%} CI {low:.1f}% to {high:.1f}%]"
+    return f" [{confidence:.0%} CI {number(low, 1)}% to {number(high, 1)}%]"
 
 
 def findings(finals: Finals, arms: list[str], *, confidence: float) -> list[Finding]:
@@ -250,7 +278,7 @@ def findings(finals: Finals, arms: list[str], *, confidence: float) -> list[Find
     share and engagement cost that of the click-through rate, in percent. Arms
     are ranked by harm reduced over ``max(engagement cost, COST_FLOOR)``, fewer
     wrongful removals and less collateral breaking ties; arms that reduced no
-    harm come last, by harm.
+    harm, or whose engagement was not recorded, come last, by harm.
     """
     out = []
     for arm in arms:
@@ -261,19 +289,23 @@ def findings(finals: Finals, arms: list[str], *, confidence: float) -> list[Find
         wrongful = _mean(_by_replicate(finals, arm, "wrongful_removals"))
         collateral = _mean(_by_replicate(finals, arm, "collateral"))
         score = -math.inf
-        if harm is not None and harm.mean > 0:
-            score = harm.mean / max(cost.mean if cost is not None else 0.0, COST_FLOOR)
-        out.append(Finding(arm, harm, cost, wrongful, collateral, score))
+        if harm is not None and cost is not None and harm.mean > 0:
+            score = harm.mean / max(cost.mean, COST_FLOOR)
+        comparable = bool(
+            _by_replicate(finals, arm, "cons_share.extreme").keys()
+            & _by_replicate(finals, REFERENCE, "cons_share.extreme").keys()
+        )
+        out.append(Finding(arm, harm, cost, wrongful, collateral, score, comparable))
     return sorted(
         out,
         key=lambda f: (
             -f.score,
             -(f.harm_reduced.mean if f.harm_reduced is not None else -math.inf),
-            f.wrongful_removals,
-            f.collateral,
+            math.inf if f.wrongful_removals is None else f.wrongful_removals,
+            math.inf if f.collateral is None else f.collateral,
         ),
     )
 
 
-def _mean(values: Mapping[int, float]) -> float:
-    return float(np.mean(list(values.values()))) if values else 0.0
+def _mean(values: Mapping[int, float]) -> float | None:
+    return float(np.mean(list(values.values()))) if values else None

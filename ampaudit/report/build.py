@@ -13,7 +13,14 @@ import shlex
 from dataclasses import dataclass, field
 
 from ampaudit import __version__
-from ampaudit.report.analysis import COLUMNS, Cell, Finding, comparison, findings
+from ampaudit.report.analysis import (
+    COLUMNS,
+    Cell,
+    Finding,
+    comparison,
+    findings,
+    summary_metrics,
+)
 from ampaudit.report.figures import Figure, frontier, groups, opinions, sock_curves, time_series
 from ampaudit.report.methodology import Section, methodology
 from ampaudit.report.source import AuditData
@@ -183,7 +190,8 @@ def _gaps(report: Report) -> list[str]:
             f"Only one arm ({data.arms[0]}) has results: without a second arm there is no "
             "comparison and no amplification to report."
         )
-    if data.finals and not any(a.startswith("+") for a in data.arms):
+    planned = ((data.config or {}).get("interventions")) or {}
+    if data.finals and not planned and not any(a.startswith("+") for a in data.arms):
         notes.append(
             "This audit tested no interventions, so there are no findings to rank. "
             "Add some with interventions=[redirect,downrank] (any of the interventions "
@@ -205,6 +213,15 @@ def _gaps(report: Report) -> list[str]:
             "No sock-puppet audit of this recommender is in the experiment; run one with "
             "audit.mode=sock_puppet to add depth curves."
         )
+    stored = data.stored_summary
+    if stored:
+        computed = summary_metrics(report.cells)
+        differ = sorted(k for k in stored.keys() & computed.keys() if stored[k] != computed[k])
+        if differ:
+            notes.append(
+                f"{len(differ)} table values differ from the summary the audit stored on its "
+                f"parent run (e.g. {differ[0]}): the child runs were changed after the audit."
+            )
     if data.finals and data.series is not None and len(data.series) == 0:
         notes.append("No per-step series were found: the time-series figure is left out.")
     return notes

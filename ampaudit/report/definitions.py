@@ -98,6 +98,15 @@ METRICS: dict[str, Definition] = {
         "the slate and not clicking by a multinomial logit over utilities.",
         "McFadden 1974",
     ),
+    "harm_reduced": Definition(
+        "Harm reduced and engagement cost",
+        "The paired difference of the extreme consumption share (intervention arm minus "
+        "recommender alone, same replicate) and its confidence interval, divided by the "
+        "recommender-alone mean over the same replicates, in percent; engagement cost is "
+        "the same for the click-through rate. The interval treats that mean as fixed, so "
+        "it understates the uncertainty when the mean itself varies much between worlds.",
+        "Student 1908",
+    ),
     "collateral": Definition(
         "Collateral",
         "Item-step events in which an intervention demoted, capped, hid behind an "

@@ -8,9 +8,11 @@ screen readers, searchable, and escaped by matplotlib's XML writer.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,17 +73,42 @@ def _legend(fig: Any, axes: Any) -> None:
             return
 
 
+#: Untrusted names become labels: never parse them as mathtext (``$..$`` would be
+#: rendered, or crash the report on a malformed expression).
+RC: Any = {"text.parse_math": False, "svg.fonttype": "none", "font.size": 9}
+_ID = re.compile(r'(\bid="|url\(#|href="#)')
+
+
+def _styled(draw: Callable[..., Figure | None]) -> Callable[..., Figure | None]:
+    """Run a figure function under :data:`RC`: text objects read it when created."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure | None:
+        import matplotlib
+
+        with matplotlib.rc_context(RC):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def _label(text: str) -> str:
+    """A legend label shown as given (matplotlib hides labels starting with ``_``)."""
+    return " " + text if text.startswith("_") else text
+
+
 def _svg(fig: Any, key: str) -> str:
+    """The figure as an ``<svg>`` element whose ids are unique on the page."""
     import matplotlib
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    # a per-figure salt keeps clip-path ids unique across the figures of one page
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": key}):
+    with matplotlib.rc_context({**RC, "svg.hashsalt": key}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    # several SVGs share one HTML document: prefix every id and reference to one
+    return _ID.sub(lambda m: f"{m.group(1)}{key}-", text[text.index("<svg") :])
 
 
 def _new(n_panels: int, width: float = 4.6, height: float = 3.2) -> tuple[Any, Any]:
@@ -90,14 +117,14 @@ def _new(n_panels: int, width: float = 4.6, height: float = 3.2) -> tuple[Any, A
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    with matplotlib.rc_context({"font.size": 9}):
-        fig, axes = plt.subplots(1, n_panels, figsize=(width * n_panels, height), squeeze=False)
+    fig, axes = plt.subplots(1, n_panels, figsize=(width * n_panels, height), squeeze=False)
     for ax in axes[0]:
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(alpha=0.3, linewidth=0.5)
     return fig, axes[0]
 
 
+@_styled
 def time_series(
     series: Any, arms: list[str], labels: Mapping[str, str], *, confidence: float
 ) -> Figure | None:
@@ -132,7 +159,7 @@ def time_series(
             ax.plot(
                 steps,
                 mean,
-                label=labels.get(arm, arm),
+                label=_label(labels.get(arm, arm)),
                 color=style["color"],
                 linestyle=style["linestyle"],
                 linewidth=1.4,
@@ -167,14 +194,15 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return sums / counts
 
 
+@_styled
 def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | None:
-    """Harm reduced against engagement cost per intervention; marker area = collateral."""
+    """Harm reduced against engagement cost per intervention; bigger markers, more collateral."""
     points = [f for f in findings if f.harm_reduced is not None and f.engagement_cost is not None]
     if not points:
         return None
     fig, axes = _new(1, width=6.0, height=4.0)
     ax = axes[0]
-    biggest = max((f.collateral for f in points), default=0.0) or 1.0
+    biggest = max((f.collateral or 0.0 for f in points), default=0.0) or 1.0
     ax.axhline(0, color="#777777", linewidth=0.8)
     ax.axvline(0, color="#777777", linewidth=0.8)
     ax.plot(
@@ -192,7 +220,7 @@ def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | Non
         assert h is not None
         assert c is not None
         style = _style(i)
-        size = 40 + 600 * f.collateral / biggest
+        size = 40 + 600 * (f.collateral or 0.0) / biggest
         ax.errorbar(
             c.mean,
             h.mean,
@@ -212,12 +240,16 @@ def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | Non
             alpha=0.8,
             edgecolors="white",
             zorder=3,
-            label=labels.get(f.arm, f.arm),
+            label=_label(labels.get(f.arm, f.arm)),
         )
         name = labels.get(f.arm, f.arm)
         alt.append(
             f"{name}: harm reduced {h.mean:.1f}%, engagement cost {c.mean:.1f}%, "
-            f"collateral {f.collateral:.0f}"
+            + (
+                "collateral not recorded"
+                if f.collateral is None
+                else f"collateral {f.collateral:.0f}"
+            )
         )
     ax.set_xlabel("engagement cost (% of click-through lost)")
     ax.set_ylabel("harm reduced (% less extreme consumption)")
@@ -227,8 +259,10 @@ def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | Non
         "Benefit and cost",
         _svg(fig, "frontier"),
         "Scatter plot of interventions: harm reduced (up is better) against engagement "
-        "cost (left is better), with confidence intervals as error bars and marker area "
-        "proportional to collateral actions on legitimate items. " + "; ".join(alt) + ".",
+        "cost (left is better), with confidence intervals as error bars; marker area grows "
+        "with collateral actions on legitimate items (the smallest marker: none). "
+        + "; ".join(alt)
+        + ".",
     )
 
 
@@ -238,6 +272,7 @@ def _err(est: Any) -> Any:
     return [[est.mean - est.low], [est.high - est.mean]]
 
 
+@_styled
 def groups(
     finals: Mapping[str, Mapping[int, Mapping[str, float]]],
     arms: list[str],
@@ -274,7 +309,7 @@ def groups(
                 np.arange(len(names)) + i * width,
                 np.nan_to_num(means),
                 width,
-                label=labels.get(arm, arm),
+                label=_label(labels.get(arm, arm)),
                 color=style["color"],
                 hatch=("", "//", "..", "xx", "\\\\", "oo", "--", "++")[i % 8],
                 edgecolor="white",
@@ -305,6 +340,7 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
+@_styled
 def opinions(
     finals: Mapping[str, Mapping[int, Mapping[str, float]]],
     arms: list[str],
@@ -313,11 +349,8 @@ def opinions(
     """Opinion histograms: the shared start, and each arm's at the horizon."""
 
     def histogram(arm: str, when: str) -> np.ndarray | None:
-        rows = [
-            [v[f"opinion_hist.{when}.b{b:02d}"] for b in range(n_bins)]
-            for v in finals[arm].values()
-            if f"opinion_hist.{when}.b00" in v
-        ]
+        keys = [f"opinion_hist.{when}.b{b:02d}" for b in range(n_bins)]
+        rows = [[v[k] for k in keys] for v in finals[arm].values() if all(k in v for k in keys)]
         return np.mean(rows, axis=0) if rows else None
 
     keys = {k for reps in finals.values() for v in reps.values() for k in v}
@@ -344,7 +377,7 @@ def opinions(
             where="post",
             color=style["color"],
             linestyle=style["linestyle"],
-            label=f"{labels.get(arm, arm)} at horizon",
+            label=_label(f"{labels.get(arm, arm)} at horizon"),
             linewidth=1.3,
         )
         alt.append(f"{labels.get(arm, arm)} {float(end[edges[:-1] >= 0.7 - 1e-9].sum()):.3g}")
@@ -362,6 +395,7 @@ def opinions(
     )
 
 
+@_styled
 def sock_curves(sock: Mapping[tuple[str, str], np.ndarray] | None) -> Figure | None:
     """Extreme share of recommendations by walk depth, one line per persona × start."""
     if not sock:
@@ -386,7 +420,7 @@ def sock_curves(sock: Mapping[tuple[str, str], np.ndarray] | None) -> Figure | N
                 linestyle=style["linestyle"],
                 marker=style["marker"],
                 markersize=3,
-                label=persona,
+                label=_label(persona),
             )
             alt.append(f"{persona} from {start}: {mean[0]:.2f} at depth 1, {mean[-1]:.2f} last")
         ax.set_title(f"start: {start}")

@@ -11,25 +11,11 @@ from __future__ import annotations
 
 import math
 
-from ampaudit.report.analysis import COLUMNS, COST_FLOOR, Estimate, arm_key
+from ampaudit.report.analysis import COLUMNS, COST_FLOOR, Estimate, arm_key, number
 from ampaudit.report.build import Report
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
 
-__all__ = ["render_html"]
-
-
-def number(value: float, digits: int) -> str:
-    """A table number as displayed: ``digits`` decimals, ``n/a`` when undefined.
-
-    Examples
-    --------
-    >>> number(0.012345, 4), number(float("nan"), 4), number(-0.0, 2)
-    ('0.0123', 'n/a', '0.00')
-    """
-    if not math.isfinite(value):
-        return "n/a"
-    text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+__all__ = ["number", "render_html"]
 
 
 def render_html(report: Report) -> str:

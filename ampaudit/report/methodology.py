@@ -83,9 +83,16 @@ def parameter_docs(obj: Any) -> dict[str, str]:
 
 
 def _docs(paths: tuple[str, ...]) -> dict[str, str]:
+    """Parameter descriptions of the classes at ``paths`` (``module:Class``).
+
+    Only ampaudit's own modules are imported: a config read from a run or a table
+    is untrusted, and importing a module it names would run that module's code.
+    """
     out: dict[str, str] = {}
     for path in paths:
         module, _, name = path.partition(":")
+        if not module.startswith("ampaudit."):
+            continue
         try:
             cls = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError, ValueError):  # a plugin not installed here
@@ -95,12 +102,19 @@ def _docs(paths: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _rows(values: dict[str, Any], docs: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
-    return tuple(
-        (key, _format(value), docs.get(key, ""))
-        for key, value in values.items()
-        if not isinstance(value, dict) and key != "_target_"
-    )
+def _rows(values: Any, docs: dict[str, str], prefix: str = "") -> tuple[tuple[str, str, str], ...]:
+    """(name, value, meaning) of every parameter; nested ones get dotted names."""
+    if not isinstance(values, dict):
+        return ()
+    rows: list[tuple[str, str, str]] = []
+    for key, value in values.items():
+        if key == "_target_":
+            continue
+        if isinstance(value, dict):
+            rows.extend(_rows(value, {}, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", _format(value), docs.get(key, "") if not prefix else ""))
+    return tuple(rows)
 
 
 def _format(value: Any) -> str:
@@ -128,9 +142,9 @@ def methodology(
                 "metric definitions below still apply.",
             )
         ]
-    world, graph = config.get("world", {}), config.get("graph", {})
-    behavior, audit = config.get("behavior", {}), config.get("audit", {})
-    rec = config.get("recommender", {})
+    world, graph = config.get("world") or {}, config.get("graph") or {}
+    behavior, audit = config.get("behavior") or {}, config.get("audit") or {}
+    rec, people = config.get("recommender") or {}, config.get("people") or {}
     interventions = config.get("interventions") or {}
     control = audit.get("control", tags.get("control", "?"))
     recommender = tags.get("recommender", str(rec.get("_target_", "?")))
@@ -188,7 +202,30 @@ def methodology(
             _rows(audit, _docs(GROUP_CLASSES["audit"])),
         ),
     ]
+    if people:
+        sections.insert(
+            5,
+            Section(
+                "Who users follow",
+                f"New follows come from a people recommender in mode {people.get('mode', '?')}, "
+                "the same in every arm.",
+                _rows(people, _docs(GROUP_CLASSES["people"])),
+            ),
+        )
+    sections[-1] = Section(
+        sections[-1].title,
+        sections[-1].text,
+        (
+            *sections[-1].parameters,
+            (
+                "seed",
+                str(config.get("seed")),
+                "Seed in the config (null: drawn and logged as the seed entropy).",
+            ),
+        ),
+    )
     for name, spec in interventions.items():
+        spec = spec if isinstance(spec, dict) else {}
         target = str(spec.get("_target_", ""))
         sections.append(
             Section(
@@ -208,6 +245,8 @@ def methodology(
 def _summary(target: str) -> str:
     """First paragraph of the docstring of the class ``target`` names, without its period."""
     module, _, name = target.rpartition(".")
+    if not module.startswith("ampaudit."):  # untrusted: never import it (see _docs)
+        return "An intervention from outside ampaudit"
     try:
         doc = inspect.getdoc(getattr(importlib.import_module(module), name)) or ""
     except (ImportError, AttributeError, ValueError):

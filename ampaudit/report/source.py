@@ -68,6 +68,9 @@ class AuditData:
     run_id: str | None = None
     notes: list[str] = field(default_factory=list)
     sock: dict[tuple[str, str], Any] | None = None
+    #: The comparison table the audit stored on its parent run (``summary.*``,
+    #: ``paired.*``), to check the report's numbers against.
+    stored_summary: dict[str, float] = field(default_factory=dict)
 
 
 def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
@@ -91,7 +94,12 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
     if path.suffix in (".parquet", ".csv"):
         if not path.is_file():
             raise ReportSourceError(f"TARGET {target!r}: no such table file")
-        return _from_table(path)
+        try:
+            return _from_table(path)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise ReportSourceError(
+                f"TARGET {target!r} is not a readable table: {_first_line(exc)}"
+            ) from None
     from ampaudit.tracking import resolve_uri
 
     resolved = resolve_uri(uri)
@@ -101,6 +109,22 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
             f"TARGET {target!r}: no MLflow store at {resolved} (pass --uri, or a table file)"
         )
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _from_mlflow(target, resolved)
+    except (MlflowException, OSError) as exc:  # an unreachable server, a broken store
+        raise ReportSourceError(
+            f"cannot read TARGET {target!r} from {resolved}: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _from_mlflow(target: str, resolved: str) -> AuditData:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -120,7 +144,7 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
                 f"TARGET {target!r} is not a run id or an experiment at {resolved} "
                 f"(experiments: {', '.join(names) or 'none'}), nor a .parquet/.csv table"
             )
-        parents = _parents(client, experiment.experiment_id, "")
+        parents = _parents(client, experiment.experiment_id)
         # compare audits first; an experiment of sock-puppet audits only reports those
         audits = [r for r in parents if r.data.tags.get("mode") != "sock_puppet"] or parents
         if not audits:
@@ -138,9 +162,10 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
     return _from_run(client, run, resolved, notes)
 
 
-def _parents(client: Any, experiment_id: str, where: str) -> list[Any]:
+def _parents(client: Any, experiment_id: str) -> list[Any]:
+    """Parent (audit) runs of an experiment, newest first."""
     runs = client.search_runs(
-        [experiment_id], where, order_by=["attributes.start_time DESC"], max_results=1000
+        [experiment_id], order_by=["attributes.start_time DESC"], max_results=50_000
     )
     return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
 
@@ -181,18 +206,23 @@ def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
         status=status,
         run_id=run_id,
         notes=notes,
+        stored_summary={
+            k: v for k, v in run.data.metrics.items() if k.startswith(("summary.", "paired."))
+        },
     )
     if tags.get("mode") == "sock_puppet":
         data.sock = _sock(client, finished)
         notes.append("This is a sock-puppet audit: it has depth curves but no arms to compare.")
         return data
     data.series = _series(client, run_id, finished)
-    companion = _parents(
-        client,
-        run.info.experiment_id,
-        f"tags.mode = 'sock_puppet' and tags.recommender = '{_quote(tags.get('recommender', ''))}'"
-        " and attributes.status = 'FINISHED'",
-    )
+    # compared in Python, not in a search filter: the tag values are untrusted text
+    companion = [
+        r
+        for r in _parents(client, run.info.experiment_id)
+        if r.data.tags.get("mode") == "sock_puppet"
+        and r.data.tags.get("recommender") == tags.get("recommender")
+        and r.info.status == "FINISHED"
+    ]
     if companion:
         sock_children = client.search_runs(
             [run.info.experiment_id],
@@ -201,10 +231,6 @@ def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
         )
         data.sock = _sock(client, [c for c in sock_children if c.info.status == "FINISHED"])
     return data
-
-
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _config(client: Any, run_id: str) -> dict[str, Any] | None:
@@ -285,10 +311,10 @@ def _from_table(path: Path) -> AuditData:
     notes = []
     audit = None
     if "audit" in table.columns and table.audit.nunique() > 1:
-        audit = str(table.audit.iloc[-1])
+        audit = str(table.audit.iloc[0])  # `ampaudit export` lists the newest audit first
         notes.append(
-            f"The table holds {table.audit.nunique()} audits; this report covers the last "
-            f"({audit}). Export one experiment per audit, or filter the table, for another."
+            f"The table holds {table.audit.nunique()} audits; this report covers the first, "
+            f"the latest ({audit}). Filter the table on its audit column for another."
         )
         table = table[table.audit == audit]
     elif "audit" in table.columns and len(table):

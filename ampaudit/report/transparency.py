@@ -72,6 +72,7 @@ def transparency_report(report: Report) -> dict[str, Any]:
                     "engagement_cost_pct": _estimate(f.engagement_cost),
                     "wrongful_removals": f.wrongful_removals,
                     "collateral": f.collateral,
+                    "comparable": f.comparable,
                     "score": _num(f.score),
                 }
                 for f in report.findings
