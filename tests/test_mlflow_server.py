@@ -98,3 +98,35 @@ def test_a_sweep_logs_to_a_real_mlflow_server(server, tmp_path):
     assert sorted(m.step for m in history) == [0, 1, 2, 3]
     artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
     assert "metrics.parquet" in artifacts
+
+
+def test_report_of_an_experiment_on_the_server(server, tmp_path):
+    from tests.helpers import ampaudit
+
+    run = ampaudit(
+        "run",
+        f"tracking.uri={server}",
+        "tracking.experiment=panel",
+        "world=small",
+        "audit.n_steps=4",
+        "audit.replicates=2",
+        "audit.progress=false",
+        "interventions=[downrank]",
+        "seed=4",
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = tmp_path / "report.html"
+    proc = ampaudit("report", "panel", "-o", out, "--uri", server, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "mf+downrank" in out.read_text()
+    client = MlflowClient(tracking_uri=server)
+    exp = client.get_experiment_by_name("panel")
+    parent = next(
+        r
+        for r in client.search_runs([exp.experiment_id])
+        if "mlflow.parentRunId" not in r.data.tags
+    )
+    # the page went to the server's artifact store, not a local folder
+    assert "report.html" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert not (tmp_path / "mlflow.db").exists()
