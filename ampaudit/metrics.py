@@ -432,24 +432,29 @@ def survival_curve(radicalised_at: np.ndarray, n_steps: int) -> np.ndarray:
     return 1.0 - np.cumsum(events) / n
 
 
-def group_metrics(trace: Trace, threshold: float = 0.7) -> dict[str, float]:
+def group_metrics(trace: Trace) -> dict[str, float]:
     """Final metrics per user group: ``group.<g>.<metric>``.
 
-    Groups are the communities (``community<c>``) and the at-risk minority
-    (``at_risk``, counted only there). Metrics: extreme consumption share, drift of
-    mean opinion, and the fraction with opinion at or above ``threshold``.
+    Groups are the communities (``community<c>``), the at-risk minority
+    (``at_risk``, counted only there) and everyone else (``others``: all
+    communities together). Metrics: extreme consumption share, drift of mean
+    opinion, and the fraction at or above the run's radicalisation threshold.
     """
     if trace.groups is None or trace.consumed_by_group is None:
         return {}
     out: dict[str, float] = {}
     n_groups = trace.consumed_by_group.shape[0]
-    for g in range(n_groups):
-        name = "at_risk" if g == n_groups - 1 else f"community{g}"
-        members = trace.groups == g
+    at_risk = n_groups - 1
+    groups = [(f"community{g}", [g]) for g in range(at_risk)]
+    groups += [("at_risk", [at_risk]), ("others", list(range(at_risk)))]
+    for name, members_of in groups:
+        members = np.isin(trace.groups, members_of)
         if not members.any():
             continue
-        cons = exposure_share(trace.consumed_by_group[g].sum(axis=0))
+        cons = exposure_share(trace.consumed_by_group[members_of].sum(axis=(0, 1)))
         out[f"group.{name}.cons_share.extreme"] = float(cons[EXTREME])
         out[f"group.{name}.drift"] = float(trace.x[members].mean() - trace.x0[members].mean())
-        out[f"group.{name}.radicalised"] = float((trace.x[members] >= threshold).mean())
+        out[f"group.{name}.radicalised"] = float(
+            (trace.x[members] >= trace.radical_threshold).mean()
+        )
     return out

@@ -168,6 +168,7 @@ class AuditModel(mesa.Model):
         self._rec_exposed = np.zeros((N_CAT, world.n_users), dtype=bool)
         self._consumed_any = np.zeros((N_CAT, world.n_users), dtype=bool)
         self._starts_radical = self.population.x0 >= behavior.radical_threshold
+        self.trace.radical_threshold = behavior.radical_threshold
         # groups for breakdowns: communities, with the at-risk minority as its own group
         n_comm = int(self.population.community.max()) + 1 if world.n_users else 1
         self.trace.groups = np.where(self.population.at_risk, n_comm, self.population.community)

@@ -213,3 +213,27 @@ def test_intervention_costs_count_restrictive_actions_on_legitimate_items_once()
     assert costs["wrongful_removals"] == 2
     assert costs["restored"] == 2
     assert intervention_costs({})["collateral"] == 0
+
+
+def test_group_metrics_use_the_runs_threshold_and_pool_the_others():
+    from ampaudit.core.categories import CATEGORIES, CHANNELS
+    from ampaudit.core.trace import Trace
+    from ampaudit.metrics import group_metrics
+
+    trace = Trace.empty(1, 4, np.array([0.1, 0.2, 0.7, 0.8]))
+    trace.x = np.array([0.1, 0.65, 0.7, 0.9])
+    trace.groups = np.array([0, 1, 2, 2])  # two communities, then the at-risk minority
+    trace.radical_threshold = 0.6
+    consumed = np.zeros((3, len(CHANNELS), len(CATEGORIES)), dtype=np.int64)
+    extreme, mainstream = CATEGORIES.index("extreme"), CATEGORIES.index("mainstream")
+    consumed[0, 0, mainstream] = 3
+    consumed[1, 0, extreme] = 1
+    consumed[2, 1, extreme] = 4
+    trace.consumed_by_group = consumed
+    out = group_metrics(trace)
+    assert out["group.community1.radicalised"] == 1.0  # 0.65 >= 0.6, not >= 0.7
+    assert out["group.others.radicalised"] == 0.5
+    assert out["group.at_risk.radicalised"] == 1.0
+    assert out["group.others.cons_share.extreme"] == 0.25
+    assert out["group.at_risk.cons_share.extreme"] == 1.0
+    assert out["group.others.drift"] == pytest.approx(0.225)

@@ -88,6 +88,8 @@ class Trace:
     consumed_by_group: np.ndarray | None = None
     crisis_items: np.ndarray | None = None
     crisis_consumed: int = 0
+    #: opinion at or above which a user counts as radicalised (behavior.radical_threshold)
+    radical_threshold: float = 0.7
 
     @classmethod
     def empty(

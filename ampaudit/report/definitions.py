@@ -122,8 +122,9 @@ METRICS: dict[str, Definition] = {
     "group": Definition(
         "Per-group breakdown",
         "The extreme consumption share and radicalised fraction within each community of "
-        "the social graph and within the at-risk minority (users who start with opinions "
-        "in [0.6, 0.85], high susceptibility and appetite, counted only there).",
+        "the social graph, within the at-risk minority (users who start with opinions in "
+        "[0.6, 0.85], high susceptibility and appetite, counted only there) and among "
+        "everyone else ('others').",
         "Chen 2023",
     ),
     "opinion_hist": Definition(

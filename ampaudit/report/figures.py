@@ -287,7 +287,7 @@ def groups(
             for k in values
             if k.startswith("group.")
         },
-        key=lambda g: (g == "at_risk", g),
+        key=lambda g: (g in ("others", "at_risk"), g == "at_risk", g),
     )
     if not names:
         return None
@@ -330,7 +330,8 @@ def groups(
         "groups",
         "By group",
         _svg(fig, "groups"),
-        "Bar charts per community and for the at-risk minority, one bar per arm. Extreme "
+        "Bar charts per community, for everyone outside the at-risk minority (others) and "
+        "for the at-risk minority, one bar per arm. Extreme "
         "share of consumption by group: " + "; ".join(alt) + ".",
     )
 
