@@ -119,9 +119,35 @@ def run_from_config(cfg: DictConfig) -> Any:
             f"parent run={result.parent_run_id}"
         )
     print(f"Seed entropy {result.entropy}: add seed={result.entropy} to re-run exactly.")
-    if tracker is not None:
-        print(f"Panel report: ampaudit report {result.parent_run_id} -o report.html")
+    _panel_report(tracker, result.parent_run_id, a.report)
     return result
+
+
+def _panel_report(tracker: Any, parent_run_id: str | None, wanted: bool) -> None:
+    """Write the finished audit's panel report; a failure here loses no result."""
+    if tracker is None or parent_run_id is None:
+        return
+    hint = f"ampaudit report {parent_run_id} -o report.html"
+    if not wanted:
+        print(f"Panel report: {hint}")
+        return
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
+
+    from ampaudit.report import write_report
+
+    try:
+        folder = Path(HydraConfig.get().runtime.output_dir)
+    except ValueError:  # outside a Hydra app
+        folder = Path.cwd()
+    path = folder / "report.html"
+    try:
+        write_report(parent_run_id, path, uri=tracker.uri)
+    except Exception as exc:  # the audit is stored; say why the page is missing
+        print(f"Panel report not written ({type(exc).__name__}: {exc}); retry with: {hint}")
+        return
+    print(f"Panel report: {path} (also the parent run's report.html artifact)")
 
 
 def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
@@ -160,6 +186,7 @@ def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
     if tracker is not None:
         print(f"\nMLflow: {tracker.uri}  parent run={result.parent_run_id}")
     print(f"Seed entropy {entropy}: add seed={entropy} to re-run exactly.")
+    _panel_report(tracker, result.parent_run_id, conf.audit.report)
     return result
 
 

@@ -62,6 +62,9 @@ class AuditSection:
         ``sock_puppet`` walks scripted accounts through the recommender.
     sock_puppet : SockPuppetConf
         Settings of the sock-puppet mode.
+    report : bool, default=True
+        When tracking is on, write the panel report (``ampaudit report``) into the
+        job's output folder and the parent run's artifacts once the audit finishes.
     """
 
     n_steps: int = 100
@@ -77,6 +80,7 @@ class AuditSection:
     max_replicates: int = 20
     mode: str = "compare"
     sock_puppet: SockPuppetConf = field(default_factory=SockPuppetConf)
+    report: bool = True
 
 
 @dataclass

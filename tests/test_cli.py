@@ -54,6 +54,12 @@ def test_overrides_run_an_audit_and_log_it(tmp_path):
     assert len(runs) == 1 + 2 * 2
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert parents[0].data.params["world.n_users"] == "1000"
+    # the panel report of the finished audit: in the job's folder and the parent run
+    reports = list((tmp_path / "outputs").glob("*/*/report.html"))
+    assert len(reports) == 1
+    assert f"Panel report: {reports[0]}" in proc.stdout
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert "report.html" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
 
 
 def test_multirun_runs_one_audit_per_recommender(tmp_path):
