@@ -20,6 +20,7 @@ __all__ = [
     "COST_FLOOR",
     "Column",
     "Estimate",
+    "Finals",
     "Finding",
     "arm_key",
     "comparison",

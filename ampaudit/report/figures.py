@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ampaudit.report.analysis import Finding
+from ampaudit.report.analysis import Finals, Finding
 from ampaudit.stats import mean_ci_by_column
 
 __all__ = ["Figure", "frontier", "groups", "opinions", "sock_curves", "time_series"]
@@ -273,11 +273,7 @@ def _err(est: Any) -> Any:
 
 
 @_styled
-def groups(
-    finals: Mapping[str, Mapping[int, Mapping[str, float]]],
-    arms: list[str],
-    labels: Mapping[str, str],
-) -> Figure | None:
+def groups(finals: Finals, arms: list[str], labels: Mapping[str, str]) -> Figure | None:
     """Extreme consumption share and radicalised fraction per group, bars per arm."""
     names = sorted(
         {
@@ -342,11 +338,7 @@ def _mean(values: list[float]) -> float:
 
 
 @_styled
-def opinions(
-    finals: Mapping[str, Mapping[int, Mapping[str, float]]],
-    arms: list[str],
-    labels: Mapping[str, str],
-) -> Figure | None:
+def opinions(finals: Finals, arms: list[str], labels: Mapping[str, str]) -> Figure | None:
     """Opinion histograms: the shared start, and each arm's at the horizon."""
 
     def histogram(arm: str, when: str) -> np.ndarray | None:
