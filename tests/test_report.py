@@ -138,7 +138,7 @@ def test_experiment_name_reports_its_latest_audit(audited, tmp_path):
     scores = [f.score for f in report.findings]
     assert scores == sorted(scores, reverse=True)
     assert {f.arm for f in report.findings} == {"+redirect", "+downrank", "+redirect+downrank"}
-    assert report.n_replicates == 2
+    assert report.n_replicates == 3
     assert report.n_steps == 12
 
 

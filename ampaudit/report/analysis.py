@@ -116,9 +116,15 @@ def arm_key(arm: str) -> str:
 
 
 def _by_replicate(finals: Finals, arm: str, metric: str) -> dict[int, float]:
+    """Finite values of ``metric`` in replicate order.
+
+    The order is fixed because floating-point sums depend on it: the same runs
+    read from memory or from MLflow (which lists them newest first) must give
+    bit-identical means and intervals.
+    """
     return {
         r: float(values[metric])
-        for r, values in finals.get(arm, {}).items()
+        for r, values in sorted(finals.get(arm, {}).items())
         if metric in values and math.isfinite(values[metric])
     }
 

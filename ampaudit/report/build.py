@@ -216,7 +216,11 @@ def _gaps(report: Report) -> list[str]:
     stored = data.stored_summary
     if stored:
         computed = summary_metrics(report.cells)
-        differ = sorted(k for k in stored.keys() & computed.keys() if stored[k] != computed[k])
+        differ = sorted(
+            k
+            for k in stored.keys() & computed.keys()
+            if not math.isclose(stored[k], computed[k], rel_tol=1e-9, abs_tol=1e-12)
+        )
         if differ:
             notes.append(
                 f"{len(differ)} table values differ from the summary the audit stored on its "
