@@ -120,6 +120,7 @@ def test_report_command_writes_the_page_and_logs_it_as_an_artifact(audited, tmp_
     assert not re.search(r"<(script|link|img|iframe)\b", page)
     assert not re.search(r"(src|href)\s*=\s*\"(?!#)", page)  # SVG's own #refs only
     assert page.count("<svg") >= 4
+    assert "mathdefault" not in page  # tick labels are plain text (mathtext is off)
     for section in ("Summary", "Comparison of arms", "Methodology", "Reproducibility"):
         assert section in page
     assert "ampaudit run world=small" in page

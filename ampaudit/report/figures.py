@@ -340,6 +340,7 @@ def _mean(values: list[float]) -> float:
 @_styled
 def opinions(finals: Finals, arms: list[str], labels: Mapping[str, str]) -> Figure | None:
     """Opinion histograms: the shared start, and each arm's at the horizon."""
+    import matplotlib.ticker
 
     def histogram(arm: str, when: str) -> np.ndarray | None:
         keys = [f"opinion_hist.{when}.b{b:02d}" for b in range(n_bins)]
@@ -375,6 +376,8 @@ def opinions(finals: Finals, arms: list[str], labels: Mapping[str, str]) -> Figu
         )
         alt.append(f"{labels.get(arm, arm)} {float(end[edges[:-1] >= 0.7 - 1e-9].sum()):.3g}")
     ax.set_yscale("symlog", linthresh=0.01)
+    # plain tick labels: the log formatter writes mathtext, which RC turns off
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("opinion (0 moderate, 1 extreme)")
     ax.set_ylabel("fraction of users")
     _legend(fig, axes)
