@@ -381,3 +381,25 @@ def test_report_notes_table_values_that_differ_from_the_stored_summary(audited):
     key = next(iter(data.stored_summary))
     data.stored_summary[key] += 1.0
     assert any("differ from the summary" in n for n in build_report(data).notes)
+
+
+def test_unreadable_sources_are_one_clear_error(tmp_path):
+    import socket
+
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    proc = ampaudit("report", "broken.parquet", "-o", "r.html", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("ampaudit: error: TARGET 'broken.parquet' is not a readable")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = ampaudit(
+        "report", "x", "-o", "r.html", "--uri", f"http://127.0.0.1:{port}", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        f"ampaudit: error: cannot read TARGET 'x' from http://127.0.0.1:{port}"
+    )
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()
