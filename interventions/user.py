@@ -53,7 +53,7 @@ class RedirectIntervention(Intervention):
 
     def on_slate(self, model, users, slates):  # noqa: D102
         log = model.log
-        start = int(np.searchsorted(log.steps, model.t - self.window, side="left"))
+        start = log.since(model.t - self.window)
         recent = log.items[start:]
         signal_users = log.users[start:][flagged(model, recent, self.threshold)]
         at_risk = np.isin(users, signal_users)

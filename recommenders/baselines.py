@@ -130,8 +130,7 @@ class PopularityRecommender(ScoringRecommender):
 
     def _fit(self, data: PlatformData) -> None:
         check_range("PopularityRecommender.window", self.window, low=1)
-        steps = data.log.steps
-        start = int(np.searchsorted(steps, data.step - self.window, side="left"))
+        start = data.log.since(data.step - self.window)
         self.counts_ = np.bincount(data.log.items[start:], minlength=data.n_items).astype(
             np.float32
         )

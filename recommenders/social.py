@@ -56,7 +56,7 @@ class SocialRecommender(ScoringRecommender):
     def _fit(self, data: PlatformData) -> None:
         check_range("SocialRecommender.window", self.window, low=1)
         log = data.log
-        start = int(np.searchsorted(log.steps, data.step - self.window, side="left"))
+        start = log.since(data.step - self.window)
         self.recent_ = count_matrix(
             log.users[start:], log.items[start:], (data.n_users, data.n_items)
         )

@@ -33,3 +33,10 @@ def test_incremental_matches_full_rebuild_and_never_mutates_old(steps, seed):
         seen.append((mat, mat.toarray().copy()))
     for mat, snapshot in seen:  # matrices handed out earlier are unchanged
         np.testing.assert_array_equal(mat.toarray(), snapshot)
+
+
+def test_log_since_finds_the_first_event_of_a_step():
+    log = InteractionLog(n_users=3)
+    for step, n in ((0, 2), (1, 0), (2, 3), (5, 1)):
+        log.append(np.zeros(n, dtype=np.int64), np.arange(n), step, np.zeros(n, dtype=np.int8))
+    assert [log.since(t) for t in (-3, 0, 1, 2, 3, 5, 6)] == [0, 0, 2, 2, 5, 5, 6]

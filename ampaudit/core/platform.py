@@ -82,6 +82,14 @@ class InteractionLog:
         """Ndarray of shape (n_events,): channel code of each event."""
         return self._channel[: self._n]
 
+    def since(self, step: int) -> int:
+        """Index of the first event at ``step`` or later (events are in step order).
+
+        ``log.items[log.since(t - window):]`` are the events of the last ``window``
+        steps before ``t``.
+        """
+        return int(np.searchsorted(self.steps, step, side="left"))
+
     def consumed(self, n_items: int) -> sp.csr_matrix:
         """Return the users × items matrix of consumption counts (float32 CSR).
 
