@@ -11,6 +11,8 @@ import urllib.request
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.helpers import ampaudit
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -60,27 +62,19 @@ def server(tmp_path_factory):
 
 
 def test_a_sweep_logs_to_a_real_mlflow_server(server, tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "run",
-            "--multirun",
-            f"tracking.uri={server}",
-            "tracking.experiment=team",
-            "recommender=random,popularity",
-            "world=small",
-            "audit.n_steps=4",
-            "audit.replicates=1",
-            "audit.progress=false",
-            "seed=3",
-        ],
+    proc = ampaudit(
+        "run",
+        "--multirun",
+        f"tracking.uri={server}",
+        "tracking.experiment=team",
+        "recommender=random,popularity",
+        "world=small",
+        "audit.n_steps=4",
+        "audit.replicates=1",
+        "audit.progress=false",
+        "seed=3",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=600,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert not (tmp_path / "mlflow.db").exists()  # nothing stranded locally
@@ -101,7 +95,6 @@ def test_a_sweep_logs_to_a_real_mlflow_server(server, tmp_path):
 
 
 def test_report_of_an_experiment_on_the_server(server, tmp_path):
-    from tests.helpers import ampaudit
 
     run = ampaudit(
         "run",

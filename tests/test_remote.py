@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from ampaudit.audit import run_audit
 from ampaudit.checks import check_recommender
 from ampaudit.config import validate
+from tests.helpers import ampaudit
 
 from .conftest import small_run_conf
 
@@ -91,26 +92,18 @@ def test_related_over_http(stub):
 def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, expected):
     proc, url = _start([sys.executable, str(PLUGINS / "faulty_stub.py"), mode])
     try:
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ampaudit.cli",
-                "run",
-                "recommender=remote",
-                f"recommender.url={url}",
-                "recommender.timeout_s=1",
-                "recommender.retries=1",
-                "world=small",
-                "audit.n_steps=3",
-                "audit.replicates=1",
-                "audit.progress=false",
-            ],
+        run = ampaudit(
+            "run",
+            "recommender=remote",
+            f"recommender.url={url}",
+            "recommender.timeout_s=1",
+            "recommender.retries=1",
+            "world=small",
+            "audit.n_steps=3",
+            "audit.replicates=1",
+            "audit.progress=false",
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
             timeout=120,
-            check=False,
         )
     finally:
         proc.terminate()
@@ -126,23 +119,15 @@ def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, 
 
 
 def test_unreachable_service_fails_before_any_run(tmp_path):
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "run",
-            "recommender=remote",
-            "recommender.url=http://127.0.0.1:9",
-            "recommender.timeout_s=1",
-            "recommender.retries=0",
-            "world=small",
-        ],
+    run = ampaudit(
+        "run",
+        "recommender=remote",
+        "recommender.url=http://127.0.0.1:9",
+        "recommender.timeout_s=1",
+        "recommender.retries=0",
+        "world=small",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert run.returncode == 2
     assert "did not answer after 1 attempts" in run.stderr

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from ampaudit.config import make_recommender, validate
 from ampaudit.core.errors import ConfigError
 from ampaudit.sockpuppet import PERSONAS, run_sock_puppets, sock_table
+from tests.helpers import ampaudit
 
 from .conftest import small_run_conf
 
@@ -89,25 +90,17 @@ def test_sock_puppets_through_a_remote_service():
 
 
 def test_cli_prints_depth_table_and_logs_series(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "run",
-            "audit.mode=sock_puppet",
-            "recommender=popularity",
-            "world=small",
-            "audit.replicates=1",
-            "audit.sock_puppet.depth=4",
-            "audit.sock_puppet.puppets_per_cell=3",
-            "seed=2",
-        ],
+    proc = ampaudit(
+        "run",
+        "audit.mode=sock_puppet",
+        "recommender=popularity",
+        "world=small",
+        "audit.replicates=1",
+        "audit.sock_puppet.depth=4",
+        "audit.sock_puppet.puppets_per_cell=3",
+        "seed=2",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     for persona in PERSONAS:

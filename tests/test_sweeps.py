@@ -9,32 +9,26 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.helpers import ampaudit
+
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("sweep")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "run",
-            "--multirun",
-            "hydra/launcher=joblib",
-            "hydra.launcher.n_jobs=2",
-            "recommender=random,popularity",
-            "interventions=[],[downrank]",
-            "audit.replicates=2",
-            "world=small",
-            "audit.n_steps=5",
-            "audit.progress=false",
-            "seed=9",
-        ],
+    proc = ampaudit(
+        "run",
+        "--multirun",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "recommender=random,popularity",
+        "interventions=[],[downrank]",
+        "audit.replicates=2",
+        "world=small",
+        "audit.n_steps=5",
+        "audit.progress=false",
+        "seed=9",
         cwd=cwd,
-        capture_output=True,
-        text=True,
         timeout=600,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return cwd
@@ -57,22 +51,14 @@ def test_joblib_sweep_files_every_run_under_its_parent(swept):
 
 def test_export_matches_what_mlflow_holds(swept, tmp_path):
     out = tmp_path / "export.parquet"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "export",
-            "ampaudit",
-            "-o",
-            str(out),
-            "--uri",
-            f"sqlite:///{swept / 'mlflow.db'}",
-        ],
-        capture_output=True,
-        text=True,
+    proc = ampaudit(
+        "export",
+        "ampaudit",
+        "-o",
+        str(out),
+        "--uri",
+        f"sqlite:///{swept / 'mlflow.db'}",
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     table = pd.read_parquet(out)
@@ -95,71 +81,43 @@ def test_export_matches_what_mlflow_holds(swept, tmp_path):
 
 
 def test_export_of_a_missing_experiment_is_one_clear_error(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "export",
-            "nope",
-            "-o",
-            str(tmp_path / "x.csv"),
-            "--uri",
-            f"sqlite:///{tmp_path / 'mlflow.db'}",
-        ],
-        capture_output=True,
-        text=True,
+    proc = ampaudit(
+        "export",
+        "nope",
+        "-o",
+        str(tmp_path / "x.csv"),
+        "--uri",
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
         timeout=300,
-        check=False,
     )
     assert proc.returncode == 2
     assert "experiment 'nope' not found" in proc.stderr
 
 
 def _sweep(cwd, *extra, launcher="basic"):
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "run",
-            "--multirun",
-            f"hydra/launcher={launcher}",
-            "recommender=random,popularity",
-            "world=small",
-            "audit.n_steps=5",
-            "audit.replicates=2",
-            "audit.progress=false",
-            "seed=21",
-            *extra,
-        ],
+    return ampaudit(
+        "run",
+        "--multirun",
+        f"hydra/launcher={launcher}",
+        "recommender=random,popularity",
+        "world=small",
+        "audit.n_steps=5",
+        "audit.replicates=2",
+        "audit.progress=false",
+        "seed=21",
+        *extra,
         cwd=cwd,
-        capture_output=True,
-        text=True,
         timeout=600,
-        check=False,
     )
 
 
 def _exported(cwd):
     """The sweep's tidy export, sorted, with audits identified by name."""
     out = cwd / "export.parquet"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "export",
-            "ampaudit",
-            "-o",
-            str(out),
-            "--uri",
-            f"sqlite:///{cwd / 'mlflow.db'}",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
+    proc = ampaudit(
+        "export", "ampaudit", "-o", out, "--uri", f"sqlite:///{cwd / 'mlflow.db'}", timeout=300
     )
+    assert proc.returncode == 0, proc.stderr
     table = pd.read_parquet(out)
     table = table.assign(audit=table["audit_name"]).drop(columns=["audit_name"])
     keys = ["audit", "arm", "replicate", "metric", "step"]
