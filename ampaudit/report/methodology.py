@@ -14,13 +14,13 @@ from typing import Any
 
 __all__ = ["Section", "methodology", "parameter_docs"]
 
-#: Config group → the classes whose numpydoc ``Parameters`` describe its fields.
-GROUP_CLASSES: dict[str, tuple[str, ...]] = {
-    "world": ("ampaudit.simulations.world:WorldConf",),
-    "graph": ("ampaudit.simulations.graphs:GraphConf",),
-    "behavior": ("ampaudit.simulations.behavior:BehaviorConf",),
-    "people": ("ampaudit.recommenders.people:PeopleRecommender",),
-    "audit": ("ampaudit.config:AuditSection",),
+#: Config group → the class whose numpydoc ``Parameters`` describe its fields.
+GROUP_CLASSES: dict[str, str] = {
+    "world": "ampaudit.simulations.world.WorldConf",
+    "graph": "ampaudit.simulations.graphs.GraphConf",
+    "behavior": "ampaudit.simulations.behavior.BehaviorConf",
+    "people": "ampaudit.recommenders.people.PeopleRecommender",
+    "audit": "ampaudit.config.AuditSection",
 }
 
 
@@ -82,23 +82,27 @@ def parameter_docs(obj: Any) -> dict[str, str]:
     return {k: v for k, v in out.items() if k}
 
 
-def _docs(paths: tuple[str, ...]) -> dict[str, str]:
-    """Parameter descriptions of the classes at ``paths`` (``module:Class``).
+def _ampaudit_class(target: str) -> Any:
+    """The class a dotted ``module.Class`` path names, or ``None``.
 
     Only ampaudit's own modules are imported: a config read from a run or a table
     is untrusted, and importing a module it names would run that module's code.
     """
+    module, _, name = target.rpartition(".")
+    if not module.startswith("ampaudit."):
+        return None
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):  # gone or renamed since the run
+        return None
+
+
+def _docs(target: str) -> dict[str, str]:
+    """Parameter descriptions of the class ``target`` and its bases (its own words win)."""
+    cls = _ampaudit_class(target)
     out: dict[str, str] = {}
-    for path in paths:
-        module, _, name = path.partition(":")
-        if not module.startswith("ampaudit."):
-            continue
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError, ValueError):  # a plugin not installed here
-            continue
-        for base in reversed(inspect.getmro(cls)):  # a subclass's words win
-            out.update(parameter_docs(base))
+    for base in reversed(inspect.getmro(cls)) if cls is not None else ():
+        out.update(parameter_docs(base))
     return out
 
 
@@ -191,7 +195,7 @@ def methodology(
             f"{recommender} ({rec.get('_target_', '?')}), retrained from the interaction log "
             f"as configured; slates of {audit.get('slate_size', '?')} items from "
             f"{audit.get('n_candidates', '?')} candidates.",
-            _rows(rec, _docs((_class_path(str(rec.get("_target_", ""))),))),
+            _rows(rec, _docs(str(rec.get("_target_", "")))),
         ),
         Section(
             "Baseline, horizon and replicates",
@@ -232,7 +236,7 @@ def methodology(
                 f"Intervention: {name}",
                 f"{_summary(target)} ({target}); added to the recommender in its own arm"
                 + (" and with the others in a composed arm." if len(interventions) > 1 else "."),
-                _rows(spec, _docs((_class_path(target),))),
+                _rows(spec, _docs(target)),
             )
         )
     if not interventions:
@@ -244,20 +248,11 @@ def methodology(
 
 def _summary(target: str) -> str:
     """First paragraph of the docstring of the class ``target`` names, without its period."""
-    module, _, name = target.rpartition(".")
-    if not module.startswith("ampaudit."):  # untrusted: never import it (see _docs)
-        return "An intervention from outside ampaudit"
-    try:
-        doc = inspect.getdoc(getattr(importlib.import_module(module), name)) or ""
-    except (ImportError, AttributeError, ValueError):
-        return "A plugin intervention"
-    first = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "")
+    cls = _ampaudit_class(target)
+    if cls is None:
+        return "An intervention whose class is not part of this ampaudit"
+    first = " ".join((inspect.getdoc(cls) or "").split("\n\n", 1)[0].split()).replace("``", "")
     return first.rstrip(".") or "An intervention"
-
-
-def _class_path(target: str) -> str:
-    module, _, name = target.rpartition(".")
-    return f"{module}:{name}"
 
 
 def _percent(value: Any) -> str:
