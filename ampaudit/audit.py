@@ -233,12 +233,10 @@ def run_audit(
         from ampaudit.tracking import job_key
 
         parent_tags["job_key"] = job_key(params)  # on the parent only: it marks the audit
-    open_runs: list[str] = []
     try:
         if tracker is not None:
             name = f"{labels['treatment']} vs {labels['control']}"
             result.parent_run_id = tracker.start_parent(name, params, parent_tags)
-            open_runs.append(result.parent_run_id)
             if config_yaml:
                 tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")
         exports: list[tuple[Any, Any, Any]] = []
@@ -266,7 +264,6 @@ def run_audit(
                     run_id = tracker.start_child(
                         result.parent_run_id, f"{arm}:{labels[arm]}/r{r}", params, tags
                     )
-                    open_runs.append(run_id)
                 rec = _arm_recommender(conf, arm)
                 model = AuditModel(
                     world,
@@ -300,7 +297,6 @@ def run_audit(
                 if tracker is not None and run.run_id is not None:
                     tracker.log_series(run.run_id, run.series, run.final)
                     tracker.end(run.run_id, "FINISHED")
-                    open_runs.remove(run.run_id)
         if exports:
             import pandas as pd
 
@@ -315,10 +311,9 @@ def run_audit(
                 for table, name in zip(result.logs, ("impressions", "items", "users"), strict=True):
                     tracker.log_table(result.parent_run_id, table, f"{name}.parquet")
             tracker.end(result.parent_run_id, "FINISHED")
-            open_runs.clear()
     except BaseException as exc:
         if tracker is not None:
-            tracker.end_after_error(open_runs, exc)
+            tracker.end_after_error(exc)
         raise
     return result
 

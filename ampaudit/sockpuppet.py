@@ -209,7 +209,6 @@ def run_sock_puppets(
     rec_mix: dict[tuple[str, str], list[np.ndarray]] = {}
     choice_mix: dict[tuple[str, str], list[np.ndarray]] = {}
     parent = None
-    open_runs: list[str] = []
     try:
         if tracker is not None:
             parent = tracker.start_parent(
@@ -217,7 +216,6 @@ def run_sock_puppets(
                 params or {},
                 tags or {},
             )
-            open_runs.append(parent)
         for r in range(conf.audit.replicates):
             streams = replicate_streams(entropy, r)
             world = build_world(
@@ -279,16 +277,13 @@ def run_sock_puppets(
                     params or {},
                     {**(tags or {}), "arm": "sock_puppet", "replicate": str(r)},
                 )
-                open_runs.append(child)
                 tracker.log_series(child, series)
                 tracker.end(child)
-                open_runs.remove(child)
         if tracker is not None and parent is not None:
             tracker.end(parent)
-            open_runs.clear()
     except BaseException as exc:
         if tracker is not None:
-            tracker.end_after_error(open_runs, exc)
+            tracker.end_after_error(exc)
         raise
     return SockPuppetResult(
         rec_mix={k_: np.stack(v) for k_, v in rec_mix.items()},

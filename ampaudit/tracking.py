@@ -2,16 +2,20 @@
 
 Uses :class:`mlflow.tracking.MlflowClient` with explicit run ids (no global
 active-run state), logs per-step series in batches (per-value ``log_metric`` is
-~30× slower) and marks runs FAILED or KILLED when an audit stops early.
+~30× slower) and marks runs FAILED or KILLED when an audit stops early. The tracker
+records which runs it has open; creating or ending a run and recording it happen with
+SIGINT and SIGTERM held, so a stop can never leave a run RUNNING that nobody knows of.
 """
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +101,34 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[i : i + size]
 
 
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then deliver the first one.
+
+    A stop that lands inside ``create_run`` after the row is written, but before the
+    id is recorded, would otherwise leave a RUNNING run behind. Signal handlers can
+    only be swapped on the main thread, which is also the only thread they interrupt.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {
+        signum: handler
+        for signum in (signal.SIGINT, signal.SIGTERM)
+        if (handler := signal.getsignal(signum)) is not None  # None: set outside Python
+    }
+    for signum in previous:
+        signal.signal(signum, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:
+            signal.raise_signal(held[0])
+
+
 class MlflowTracker:
     """Log an audit to MLflow.
 
@@ -125,6 +157,7 @@ class MlflowTracker:
             )
         else:
             self.experiment_id = found.experiment_id
+        self.open_runs: list[str] = []  # started, not yet ended; innermost last
 
     def finished_job(self, key: str) -> str | None:
         """Run id of a FINISHED audit with ``job_key`` tag ``key``, if there is one."""
@@ -137,33 +170,27 @@ class MlflowTracker:
 
     def start_parent(self, name: str, params: Mapping[str, str], tags: Mapping[str, str]) -> str:
         """Create the audit's parent run and log its params; return its id."""
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=dict(tags))
-        self._log_params(run.info.run_id, params)
-        return run.info.run_id
+        return self._start(name, params, dict(tags))
 
     def start_child(
         self, parent_id: str, name: str, params: Mapping[str, str], tags: Mapping[str, str]
     ) -> str:
         """Create a child run under ``parent_id``; return its id."""
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=name,
-            tags={"mlflow.parentRunId": parent_id, **tags},
-        )
-        self._log_params(run.info.run_id, params)
-        return run.info.run_id
+        return self._start(name, params, {"mlflow.parentRunId": parent_id, **tags})
 
-    def _log_params(self, run_id: str, params: Mapping[str, str]) -> None:
-        """Log params; a run whose params cannot be stored ends FAILED, not RUNNING."""
+    def _start(self, name: str, params: Mapping[str, str], tags: dict[str, str]) -> str:
+        """Create an open run, then log its params (on failure it is in :attr:`open_runs`)."""
         from mlflow.entities import Param
 
+        with _interrupts_held():
+            run_id = self.client.create_run(
+                self.experiment_id, run_name=name, tags=tags
+            ).info.run_id
+            self.open_runs.append(run_id)
         entries = [Param(k, v) for k, v in params.items()]
-        try:
-            for chunk in _chunks(entries, _MAX_PARAMS_PER_BATCH):
-                self.client.log_batch(run_id, params=chunk)
-        except BaseException:
-            self.end_quietly(run_id, "FAILED")
-            raise
+        for chunk in _chunks(entries, _MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(run_id, params=chunk)
+        return run_id
 
     def log_series(
         self,
@@ -207,12 +234,15 @@ class MlflowTracker:
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         """Terminate a run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
-        self.client.set_terminated(run_id, status=status)
+        with _interrupts_held():
+            self.client.set_terminated(run_id, status=status)
+            if run_id in self.open_runs:
+                self.open_runs.remove(run_id)
 
-    def end_after_error(self, run_ids: list[str], exc: BaseException) -> None:
-        """Mark the still-open ``run_ids`` KILLED (on Ctrl-C) or FAILED, innermost first."""
+    def end_after_error(self, exc: BaseException) -> None:
+        """Mark every open run KILLED (on Ctrl-C or SIGTERM) or FAILED, innermost first."""
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        for run_id in reversed(run_ids):
+        for run_id in reversed(self.open_runs.copy()):
             self.end_quietly(run_id, status)
 
     def end_quietly(self, run_id: str, status: str) -> None:

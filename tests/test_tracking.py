@@ -96,3 +96,33 @@ def test_a_run_whose_params_fail_is_not_left_running(tracker, monkeypatch):
     _, runs = _runs(tracker)
     assert len(runs) == 2
     assert {r.info.status for r in runs} == {"FAILED"}
+
+
+def test_a_stop_landing_inside_create_run_leaves_no_run_running(tracker, monkeypatch):
+    """SIGTERM after the run's row is written but before its id is recorded (CI saw this)."""
+    import signal
+
+    from ampaudit.app import _terminate_as_interrupt
+
+    real = tracker.client.create_run
+    calls = {"n": 0}
+
+    def stopped_midway(*args, **kwargs):
+        run = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first child: the row exists, the caller has not seen it
+            signal.raise_signal(signal.SIGTERM)
+        return run
+
+    monkeypatch.setattr(tracker.client, "create_run", stopped_midway)
+    previous = signal.getsignal(signal.SIGTERM)
+    _terminate_as_interrupt()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_audit(small_run_conf("popularity"), tracker=tracker)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _, runs = _runs(tracker)
+    assert len(runs) == 2
+    assert {r.info.status for r in runs} == {"KILLED"}
+    assert tracker.open_runs == []
