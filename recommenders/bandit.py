@@ -8,6 +8,7 @@ import numpy as np
 
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import PlatformData, StepBatch
+from ampaudit.core.ranking import DEFAULT_CHUNK_BYTES
 
 from .base import ScoringRecommender, ScoringRecommenderConf
 
@@ -54,7 +55,7 @@ class BanditRecommender(ScoringRecommender):
         prior_misses: float = 1.0,
         retrain_every: int = 1,
         exclude_consumed: bool = True,
-        chunk_bytes: int = 64 * 2**20,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         super().__init__(
             retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import PlatformData
+from ampaudit.core.ranking import DEFAULT_CHUNK_BYTES
 
 from .base import ScoringRecommender, ScoringRecommenderConf
 
@@ -70,7 +71,7 @@ class ChronologicalRecommender(ScoringRecommender):
         source: str = "following",
         retrain_every: int = 1,
         exclude_consumed: bool = True,
-        chunk_bytes: int = 64 * 2**20,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         super().__init__(
             retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes
@@ -121,7 +122,7 @@ class PopularityRecommender(ScoringRecommender):
         window: int = 10,
         retrain_every: int = 1,
         exclude_consumed: bool = True,
-        chunk_bytes: int = 64 * 2**20,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         super().__init__(
             retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes

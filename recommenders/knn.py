@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from ampaudit.core.errors import check_range
 from ampaudit.core.platform import PlatformData
+from ampaudit.core.ranking import DEFAULT_CHUNK_BYTES
 
 from .base import ScoringRecommender, ScoringRecommenderConf
 
@@ -61,7 +62,7 @@ class _CosineKNN(ScoringRecommender):
         num_threads: int = 0,
         retrain_every: int = 5,
         exclude_consumed: bool = True,
-        chunk_bytes: int = 64 * 2**20,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         super().__init__(
             retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes

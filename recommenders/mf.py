@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from ampaudit.core.errors import check_range
 from ampaudit.core.platform import PlatformData, StepBatch
-from ampaudit.core.ranking import related_by_similarity
+from ampaudit.core.ranking import DEFAULT_CHUNK_BYTES, related_by_similarity
 
 from .base import ScoringRecommender, ScoringRecommenderConf
 
@@ -72,7 +72,7 @@ class MFRecommender(ScoringRecommender):
         seed: int = 0,
         retrain_every: int = 10,
         exclude_consumed: bool = True,
-        chunk_bytes: int = 64 * 2**20,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         super().__init__(
             retrain_every=retrain_every, exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes
