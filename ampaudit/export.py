@@ -30,17 +30,13 @@ def export_experiment(uri: str, experiment: str) -> Any:
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-    from ampaudit.tracking import resolve_uri
+    from ampaudit.tracking import audit_runs, resolve_uri
 
     client = MlflowClient(tracking_uri=resolve_uri(uri))
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise ValueError(f"experiment {experiment!r} not found at {uri}")
-    parents = [
-        r
-        for r in client.search_runs([found.experiment_id], max_results=50_000)
-        if "mlflow.parentRunId" not in r.data.tags and r.info.status == "FINISHED"
-    ]
+    parents = [r for r in audit_runs(client, found.experiment_id) if r.info.status == "FINISHED"]
     import yaml
 
     frames = []

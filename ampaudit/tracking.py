@@ -21,7 +21,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MlflowTracker", "flatten", "git_commit", "job_key", "resolve_uri"]
+__all__ = [
+    "PARENT_TAG",
+    "MlflowTracker",
+    "arm_runs",
+    "audit_runs",
+    "flatten",
+    "git_commit",
+    "job_key",
+    "resolve_uri",
+]
+
+#: MLflow's tag linking a child run (one arm × replicate) to its audit's parent run.
+PARENT_TAG = "mlflow.parentRunId"
 
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_PARAMS_PER_BATCH = 100
@@ -94,6 +106,45 @@ def git_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def audit_runs(client: Any, experiment_id: str) -> list[Any]:
+    """The audits of an experiment (its parent runs), newest first.
+
+    Parameters
+    ----------
+    client : mlflow.tracking.MlflowClient
+    experiment_id : str
+
+    Returns
+    -------
+    list of mlflow.entities.Run
+    """
+    runs = client.search_runs(
+        [experiment_id], order_by=["attributes.start_time DESC"], max_results=50_000
+    )
+    return [r for r in runs if PARENT_TAG not in r.data.tags]
+
+
+def arm_runs(client: Any, audit: Any) -> list[Any]:
+    """The arm × replicate runs (children) of the audit run ``audit``.
+
+    Parameters
+    ----------
+    client : mlflow.tracking.MlflowClient
+    audit : mlflow.entities.Run
+        A parent run, as :func:`audit_runs` returns.
+
+    Returns
+    -------
+    list of mlflow.entities.Run
+    """
+    # run ids are MLflow's own hex strings, safe to put in a filter
+    return client.search_runs(
+        [audit.info.experiment_id],
+        f"tags.{PARENT_TAG} = '{audit.info.run_id}'",
+        max_results=50_000,
+    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -176,7 +227,7 @@ class MlflowTracker:
         self, parent_id: str, name: str, params: Mapping[str, str], tags: Mapping[str, str]
     ) -> str:
         """Create a child run under ``parent_id``; return its id."""
-        return self._start(name, params, {"mlflow.parentRunId": parent_id, **tags})
+        return self._start(name, params, {PARENT_TAG: parent_id, **tags})
 
     def _start(self, name: str, params: Mapping[str, str], tags: dict[str, str]) -> str:
         """Create an open run, then log its params (on failure it is in :attr:`open_runs`)."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ampaudit.tracking import PARENT_TAG, arm_runs, audit_runs, resolve_uri
+
 __all__ = ["AuditData", "ReportSourceError", "load_audit"]
 
 #: Per-step series the figures draw.
@@ -100,8 +102,6 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
             raise ReportSourceError(
                 f"TARGET {target!r} is not a readable table: {_first_line(exc)}"
             ) from None
-    from ampaudit.tracking import resolve_uri
-
     resolved = resolve_uri(uri)
     if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///") :]).is_file():
         # MLflow would create an empty store: say what is wrong instead
@@ -144,7 +144,7 @@ def _from_mlflow(target: str, resolved: str) -> AuditData:
                 f"TARGET {target!r} is not a run id or an experiment at {resolved} "
                 f"(experiments: {', '.join(names) or 'none'}), nor a .parquet/.csv table"
             )
-        parents = _parents(client, experiment.experiment_id)
+        parents = audit_runs(client, experiment.experiment_id)
         # compare audits first; an experiment of sock-puppet audits only reports those
         audits = [r for r in parents if r.data.tags.get("mode") != "sock_puppet"] or parents
         if not audits:
@@ -155,29 +155,17 @@ def _from_mlflow(target: str, resolved: str) -> AuditData:
                 f"Experiment {target!r} holds {len(audits)} audits; this report covers the "
                 f"latest ({run.info.run_id}). Pass a parent run id for another."
             )
-    parent_id = run.data.tags.get("mlflow.parentRunId")
+    parent_id = run.data.tags.get(PARENT_TAG)
     if parent_id:
         notes.append(f"Run {run.info.run_id} is one arm of audit {parent_id}: reporting the audit.")
         run = client.get_run(parent_id)
     return _from_run(client, run, resolved, notes)
 
 
-def _parents(client: Any, experiment_id: str) -> list[Any]:
-    """Parent (audit) runs of an experiment, newest first."""
-    runs = client.search_runs(
-        [experiment_id], order_by=["attributes.start_time DESC"], max_results=50_000
-    )
-    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-
-
 def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
     run_id = run.info.run_id
     tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
-    children = client.search_runs(
-        [run.info.experiment_id],
-        f"tags.mlflow.parentRunId = '{run_id}'",
-        max_results=50_000,
-    )
+    children = arm_runs(client, run)
     finished = [c for c in children if c.info.status == "FINISHED"]
     status = run.info.status
     if status != "FINISHED":
@@ -218,17 +206,13 @@ def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
     # compared in Python, not in a search filter: the tag values are untrusted text
     companion = [
         r
-        for r in _parents(client, run.info.experiment_id)
+        for r in audit_runs(client, run.info.experiment_id)
         if r.data.tags.get("mode") == "sock_puppet"
         and r.data.tags.get("recommender") == tags.get("recommender")
         and r.info.status == "FINISHED"
     ]
     if companion:
-        sock_children = client.search_runs(
-            [run.info.experiment_id],
-            f"tags.mlflow.parentRunId = '{companion[0].info.run_id}'",
-            max_results=1000,
-        )
+        sock_children = arm_runs(client, companion[0])
         data.sock = _sock(client, [c for c in sock_children if c.info.status == "FINISHED"])
     return data
 
