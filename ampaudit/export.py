@@ -23,22 +23,15 @@ def export_experiment(uri: str, experiment: str) -> Any:
     ValueError
         If the experiment does not exist or holds no finished audit.
     """
-    import os
-
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from ampaudit.tracking import audit_runs, reading_client, run_config, user_tags
 
-    from ampaudit.tracking import audit_runs, resolve_uri
-
-    client = MlflowClient(tracking_uri=resolve_uri(uri))
+    client = reading_client(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise ValueError(f"experiment {experiment!r} not found at {uri}")
     parents = [r for r in audit_runs(client, found.experiment_id) if r.info.status == "FINISHED"]
-    import yaml
-
     frames = []
     carried = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,12 +43,10 @@ def export_experiment(uri: str, experiment: str) -> Any:
             table = pd.read_parquet(path)
             frames.append(table.assign(audit=run.info.run_id, audit_name=run.info.run_name))
             Path(path).unlink()
-            config = None
-            if "config.yaml" in names:
-                path = client.download_artifacts(run.info.run_id, "config.yaml", tmp)
-                config = yaml.safe_load(Path(path).read_text())
-            tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
-            carried[run.info.run_id] = {"config": config, "tags": tags}
+            carried[run.info.run_id] = {
+                "config": run_config(client, run.info.run_id),
+                "tags": user_tags(run),
+            }
     if not frames:
         raise ValueError(f"experiment {experiment!r} holds no finished audit")
     table = pd.concat(frames, ignore_index=True)

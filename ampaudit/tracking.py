@@ -29,7 +29,10 @@ __all__ = [
     "flatten",
     "git_commit",
     "job_key",
+    "reading_client",
     "resolve_uri",
+    "run_config",
+    "user_tags",
 ]
 
 #: MLflow's tag linking a child run (one arm × replicate) to its audit's parent run.
@@ -106,6 +109,38 @@ def git_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def reading_client(uri: str) -> Any:
+    """An :class:`~mlflow.tracking.MlflowClient` for reading audits back.
+
+    Artifact downloads stay quiet: MLflow's progress bars would clutter a command's
+    output (set ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` to override).
+    """
+    import os
+
+    from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return MlflowClient(tracking_uri=resolve_uri(uri))
+
+
+def user_tags(run: Any) -> dict[str, str]:
+    """A run's own tags, without MLflow's ``mlflow.*`` system tags."""
+    return {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+
+
+def run_config(client: Any, run_id: str) -> dict[str, Any] | None:
+    """The resolved config an audit logged as ``config.yaml``, or None if it has none."""
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "config.yaml", tmp)
+        except Exception:  # an artifact that was never logged
+            return None
+        loaded = yaml.safe_load(Path(path).read_text())
+    return loaded if isinstance(loaded, dict) else None
 
 
 def audit_runs(client: Any, experiment_id: str) -> list[Any]:

@@ -9,14 +9,21 @@ still going. Whatever is missing becomes a note, not an error.
 from __future__ import annotations
 
 import math
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ampaudit.tracking import PARENT_TAG, arm_runs, audit_runs, resolve_uri
+from ampaudit.tracking import (
+    PARENT_TAG,
+    arm_runs,
+    audit_runs,
+    reading_client,
+    resolve_uri,
+    run_config,
+    user_tags,
+)
 
 __all__ = ["AuditData", "ReportSourceError", "load_audit"]
 
@@ -108,7 +115,6 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
         raise ReportSourceError(
             f"TARGET {target!r}: no MLflow store at {resolved} (pass --uri, or a table file)"
         )
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.exceptions import MlflowException
 
     try:
@@ -126,9 +132,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _from_mlflow(target: str, resolved: str) -> AuditData:
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=resolved)
+    client = reading_client(resolved)
     run = None
     if _RUN_ID.fullmatch(target):
         try:
@@ -136,6 +141,7 @@ def _from_mlflow(target: str, resolved: str) -> AuditData:
         except MlflowException:
             run = None
     notes = []
+    parents = None
     if run is None:
         experiment = client.get_experiment_by_name(target)
         if experiment is None:
@@ -159,12 +165,15 @@ def _from_mlflow(target: str, resolved: str) -> AuditData:
     if parent_id:
         notes.append(f"Run {run.info.run_id} is one arm of audit {parent_id}: reporting the audit.")
         run = client.get_run(parent_id)
-    return _from_run(client, run, resolved, notes)
+    return _from_run(client, run, resolved, notes, parents)
 
 
-def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
+def _from_run(
+    client: Any, run: Any, uri: str, notes: list[str], parents: list[Any] | None = None
+) -> AuditData:
+    """Read audit ``run``; ``parents``: its experiment's audits, if already listed."""
     run_id = run.info.run_id
-    tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+    tags = user_tags(run)
     children = arm_runs(client, run)
     finished = [c for c in children if c.info.status == "FINISHED"]
     status = run.info.status
@@ -183,7 +192,7 @@ def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
         finals.setdefault(arm, {})[int(rep)] = {
             k[len("final.") :]: v for k, v in child.data.metrics.items() if k.startswith("final.")
         }
-    config = _config(client, run_id)
+    config = run_config(client, run_id)  # None: a note, not a failure
     data = AuditData(
         source=f"MLflow run {run_id} at {uri}",
         finals=finals,
@@ -206,7 +215,7 @@ def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
     # compared in Python, not in a search filter: the tag values are untrusted text
     companion = [
         r
-        for r in audit_runs(client, run.info.experiment_id)
+        for r in (parents if parents is not None else audit_runs(client, run.info.experiment_id))
         if r.data.tags.get("mode") == "sock_puppet"
         and r.data.tags.get("recommender") == tags.get("recommender")
         and r.info.status == "FINISHED"
@@ -215,18 +224,6 @@ def _from_run(client: Any, run: Any, uri: str, notes: list[str]) -> AuditData:
         sock_children = arm_runs(client, companion[0])
         data.sock = _sock(client, [c for c in sock_children if c.info.status == "FINISHED"])
     return data
-
-
-def _config(client: Any, run_id: str) -> dict[str, Any] | None:
-    import yaml
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(run_id, "config.yaml", tmp)
-        except Exception:  # an artifact that was never logged: a note, not a failure
-            return None
-        loaded = yaml.safe_load(Path(path).read_text())
-    return loaded if isinstance(loaded, dict) else None
 
 
 def _series(client: Any, run_id: str, finished: list[Any]) -> Any:
