@@ -294,29 +294,12 @@ def http_overhead(n_steps: int = 10) -> list[str]:
     validation are all counted.
     """
     from ampaudit.recommenders import PopularityRecommender, RemoteRecommender
+    from ampaudit.recommenders.testing import stub_service
 
     world = _w3_world(n_steps)
     local_s, local = _timed_run(world, PopularityRecommender(), n_steps)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "serve-stub",
-            "--recommender",
-            "popularity",
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = proc.stdout.readline().split(" on ")[1].split()[0]  # type: ignore[union-attr]
+    with stub_service("popularity") as url:
         remote_s, remote = _timed_run(world, RemoteRecommender(url=url, timeout_s=120), n_steps)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     same = np.array_equal(local.rec_slots, remote.rec_slots)
     active = float(np.mean(local.n_active))
     return [

@@ -1,13 +1,18 @@
-"""Tiny platform fixtures for doctests and conformance checks."""
+"""Tiny platform fixtures for doctests and conformance checks, and services to test against."""
 
 from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from ampaudit.core.platform import InteractionLog, ItemView, PlatformData
 
-__all__ = ["toy_platform"]
+__all__ = ["running_service", "stub_service", "toy_platform"]
 
 
 def toy_platform(
@@ -62,3 +67,50 @@ def toy_platform(
     return PlatformData(
         step=1, n_users=n_users, items=view, log=log, follows=follows, social=social, oracle=oracle
     )
+
+
+@contextlib.contextmanager
+def running_service(command: Sequence[str], *, stop_timeout: float = 30.0) -> Iterator[str]:
+    """Run a recommender service in a subprocess; yield its URL; stop it on exit.
+
+    Parameters
+    ----------
+    command : sequence of str
+        The service's command line. Its first line on stdout must hold its loopback
+        URL, alone or after `` on `` (as ``ampaudit serve-stub`` prints it).
+    stop_timeout : float, default=30.0
+        Seconds to wait for the service to exit after it is terminated.
+
+    Yields
+    ------
+    str
+        The service's URL, ``http://127.0.0.1:PORT``.
+
+    Raises
+    ------
+    RuntimeError
+        If the first line is not a loopback URL (the service did not start).
+    """
+    proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" on ")[-1].split()[0] if " on " in line else line.strip()
+        if not url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"service did not start: {line!r}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=stop_timeout)
+
+
+def stub_service(recommender: str) -> contextlib.AbstractContextManager[str]:
+    """``ampaudit serve-stub`` serving ``recommender`` on a free port (see :func:`running_service`).
+
+    Examples
+    --------
+    >>> with stub_service("popularity") as url:  # doctest: +SKIP
+    ...     RemoteRecommender(url=url)
+    """
+    command = ("serve-stub", "--recommender", recommender, "--port", "0")
+    return running_service([sys.executable, "-m", "ampaudit.cli", *command])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
 import sys
 from pathlib import Path
 
 import pytest
 from ampaudit.recommenders import CONFS, RemoteRecommender, RemoteRecommenderConf
+from ampaudit.recommenders.testing import running_service, stub_service
 from mlflow.tracking import MlflowClient
 
 from ampaudit.audit import run_audit
@@ -20,40 +21,10 @@ from .conftest import small_run_conf
 PLUGINS = Path(__file__).parent / "plugins"
 
 
-def _start(args):
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    url = line.split(" on ")[-1].split()[0] if " on " in line else line.strip()
-    if not url.startswith("http://127.0.0.1:"):
-        proc.kill()
-        raise RuntimeError(f"service did not start: {line!r}")
-    return proc, url
-
-
 @pytest.fixture
 def stub():
-    procs = []
-
-    def start(name):
-        proc, url = _start(
-            [
-                sys.executable,
-                "-m",
-                "ampaudit.cli",
-                "serve-stub",
-                "--recommender",
-                name,
-                "--port",
-                "0",
-            ]
-        )
-        procs.append(proc)
-        return url
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with contextlib.ExitStack() as services:
+        yield lambda name: services.enter_context(stub_service(name))
 
 
 @pytest.mark.parametrize("name", ["popularity", "random", "bandit"])
@@ -90,8 +61,7 @@ def test_related_over_http(stub):
     ],
 )
 def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, expected):
-    proc, url = _start([sys.executable, str(PLUGINS / "faulty_stub.py"), mode])
-    try:
+    with running_service([sys.executable, str(PLUGINS / "faulty_stub.py"), mode]) as url:
         run = ampaudit(
             "run",
             "recommender=remote",
@@ -105,9 +75,6 @@ def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, 
             cwd=tmp_path,
             timeout=120,
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     assert run.returncode == 1
     assert f"ampaudit: error: remote recommender at {url}" in run.stderr
     assert expected in run.stderr
@@ -136,3 +103,11 @@ def test_unreachable_service_fails_before_any_run(tmp_path):
 
 def test_remote_conf_is_registered():
     assert CONFS["remote"] is RemoteRecommenderConf
+
+
+def test_a_service_that_does_not_print_its_url_is_a_clear_error():
+    with (
+        pytest.raises(RuntimeError, match="service did not start: 'no port free"),
+        running_service([sys.executable, "-c", "print('no port free')"]),
+    ):
+        pass

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from ampaudit.recommenders import RemoteRecommenderConf
+from ampaudit.recommenders.testing import stub_service
 from mlflow.tracking import MlflowClient
 
 from ampaudit.config import make_recommender, validate
@@ -62,29 +60,11 @@ def test_bad_persona_is_a_config_error():
 
 
 def test_sock_puppets_through_a_remote_service():
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ampaudit.cli",
-            "serve-stub",
-            "--recommender",
-            "item_knn",
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = proc.stdout.readline().split(" on ")[1].split()[0]
+    with stub_service("item_knn") as url:
         conf = _conf("item_knn")
         remote = _conf("item_knn")
         remote.recommender = RemoteRecommenderConf(url=url, timeout_s=10)
         a, b = _run(conf), _run(remote)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     for key in a.rec_mix:
         np.testing.assert_array_equal(a.rec_mix[key], b.rec_mix[key])
 
