@@ -189,8 +189,8 @@ def step_metrics(trace: Trace) -> dict[str, np.ndarray]:
     out["ctr"] = _ratio(trace.clicks, trace.slates, 0.0)
     out["utility"] = _ratio(trace.utility, trace.n_active, 0.0)
     if trace.radicalised_at is not None:
-        starts = trace.x0 >= 0  # every user; those radical from the start never count
-        out["not_yet_radicalised"] = survival_curve(trace.radicalised_at[starts], trace.n_steps)
+        # over every user: those radical from the start hold -1 and never count as events
+        out["not_yet_radicalised"] = survival_curve(trace.radicalised_at, trace.n_steps)
     out.update({f"extra.{k}": v.copy() for k, v in trace.extra.items()})
     return out
 
@@ -412,8 +412,8 @@ def survival_curve(radicalised_at: np.ndarray, n_steps: int) -> np.ndarray:
     Parameters
     ----------
     radicalised_at : ndarray of shape (n_users,)
-        Step at which each user first reached the threshold; -1 for never (users
-        radical from the start are excluded).
+        Step at which each user first reached the threshold; -1 for never, and for
+        users radical from the start (who stay in the denominator).
 
     Returns
     -------

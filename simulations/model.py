@@ -171,8 +171,14 @@ class AuditModel(mesa.Model):
         self.trace.radical_threshold = behavior.radical_threshold
         # groups for breakdowns: communities, with the at-risk minority as its own group
         n_comm = int(self.population.community.max()) + 1 if world.n_users else 1
-        self.trace.groups = np.where(self.population.at_risk, n_comm, self.population.community)
-        self.trace.consumed_by_group = np.zeros((n_comm + 1, 3, N_CAT), dtype=np.int64)
+        self._groups = np.where(self.population.at_risk, n_comm, self.population.community).astype(
+            np.int64
+        )
+        self._consumed_by_group = np.zeros((n_comm + 1, 3, N_CAT), dtype=np.int64)
+        self._radicalised_at = np.full(world.n_users, -1, dtype=np.int64)
+        self.trace.groups = self._groups
+        self.trace.consumed_by_group = self._consumed_by_group
+        self.trace.radicalised_at = self._radicalised_at
         # the adjacency as plain arrays: peers are drawn per step without Python loops
         self._adj_indptr = world.adjacency.indptr.astype(np.int64)
         self._adj_indices = world.adjacency.indices.astype(np.int64)
@@ -449,9 +455,13 @@ class AuditModel(mesa.Model):
         tr.rec_slots[t] = np.bincount(slot_cat, minlength=N_CAT)
         tr.item_impressions += np.bincount(slates[shown], minlength=len(tr.item_impressions))
         c_cat = cat[c_items].astype(np.int64)
-        tr.consumed[t] = np.bincount(
-            c_chan.astype(np.int64) * N_CAT + c_cat, minlength=3 * N_CAT
-        ).reshape(3, N_CAT)
+        # one tally per (group, channel, category); the step's totals sum out the groups
+        by_group = np.bincount(
+            (self._groups[c_users] * 3 + c_chan.astype(np.int64)) * N_CAT + c_cat,
+            minlength=self._consumed_by_group.size,
+        ).reshape(self._consumed_by_group.shape)
+        self._consumed_by_group += by_group
+        tr.consumed[t] = by_group.sum(axis=0)
         # exposure: recommendation impressions, then organic consumption
         rec_users = np.broadcast_to(feed_users[:, None], slates.shape)[shown]
         organic = c_chan != RECOMMENDED
@@ -463,18 +473,13 @@ class AuditModel(mesa.Model):
         tr.reach[t] = np.count_nonzero(self._exposed, axis=1)
         tr.cons_reach[t] = np.count_nonzero(self._consumed_any, axis=1)
         np.add.at(tr.extreme_consumed, c_users[c_cat == EXTREME], 1)
-        assert tr.consumed_by_group is not None
-        assert tr.groups is not None
-        np.add.at(tr.consumed_by_group, (tr.groups[c_users], c_chan.astype(np.int64), c_cat), 1)
         x = self.population.x
         radical = x >= self.behavior.radical_threshold
         tr.mean_opinion[t] = x.mean()
         tr.radicalised[t] = int(radical.sum())
         tr.newly_radicalised[t] = int((radical & ~self._starts_radical).sum())
-        if tr.radicalised_at is None:
-            tr.radicalised_at = np.full(len(x), -1, dtype=np.int64)
-        first = radical & ~self._starts_radical & (tr.radicalised_at < 0)
-        tr.radicalised_at[first] = t
+        first = radical & ~self._starts_radical & (self._radicalised_at < 0)
+        self._radicalised_at[first] = t
         tr.utility[t] = float(chosen_u.sum())
 
     def run(self, progress: Any = None) -> Trace:
