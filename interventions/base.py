@@ -44,7 +44,8 @@ class Intervention:
       filter or insert (candidate stage);
     - ``on_slate(model, users, slates) -> slates`` — the cut slate (slate stage);
     - ``on_choice(model, users, slates, utility) -> utility`` — click utilities
-      (choice stage).
+      (choice stage);
+    - ``on_item_graph(model)`` — the watch-next graph (after the step).
 
     Returning ``None`` means no change. Interventions act on the platform's view
     (classifier scores, the log, the curated counter-narrative list), never on true

@@ -140,7 +140,7 @@ class BridgingIntervention(Intervention):
         u, i, r = [], [], []
         picked_by_user = np.full(model.world.n_users, -2, dtype=np.int64)
         for step, users, slates in self._shown:  # at most `window` steps
-            at = log.steps == step
+            at = slice(log.since(step), log.since(step + 1))
             picked_by_user[:] = -2
             picked_by_user[log.users[at]] = log.items[at]
             rows, cols = np.nonzero(slates >= 0)

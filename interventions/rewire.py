@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .base import Intervention
+
 __all__ = [
     "RewireIntervention",
     "RewireInterventionConf",
@@ -133,7 +135,7 @@ def rewire(
         us, slots, vs, best_w = us[ok], slots[ok], vs[ok], best_w[ok]
         p = 1.0 / d[us]
         iu, iv = pos[us], pos[vs]
-        z = f.sum(axis=1)
+        z = result.z_history[-1]  # Σ of the current f's rows
         gain = p * f[:, iu].sum(axis=0) * z[iv] / (1 + p * f[iv, iu])
         if strategy == "greedy":
             pick = int(np.argmax(gain))
@@ -146,11 +148,10 @@ def rewire(
         links[u, slots[pick]] = w
         result.moves.append((int(u), int(v), int(w)))
         result.z_history.append(f.sum(axis=1))
-    result.links = links
     return result
 
 
-class RewireIntervention:
+class RewireIntervention(Intervention):
     """Rewire the recommender's watch-next lists (``related``) to cut harmful pathways.
 
     Every ``every`` steps: take each visible item's ``d`` related items from the
@@ -173,6 +174,11 @@ class RewireIntervention:
     max_items : int, default=5000
         Dense relevance is n × n: larger catalogs are skipped with a recorded NaN.
 
+    Attributes
+    ----------
+    links_ : ndarray of shape (n_visible, d)
+        The rewired watch-next lists of the last application.
+
     References
     ----------
     .. [1] Fabbri, Wang, Bonchi, Castillo, Mathioudakis (2022). Rewiring what-to-watch-
@@ -180,7 +186,6 @@ class RewireIntervention:
     """
 
     name = "rewire"
-    seed: object = 0
 
     def __init__(
         self,
@@ -213,11 +218,6 @@ class RewireIntervention:
         check_range("rewire.max_items", self.max_items, low=2)
         if self.strategy not in ("greedy", "random"):
             raise ConfigError("rewire.strategy", self.strategy, "greedy or random")
-
-    def reset(self, model) -> None:
-        """Start a run."""
-        self.check_params()
-        self.rng = np.random.default_rng(self.seed)  # type: ignore[arg-type]
 
     def on_item_graph(self, model) -> None:
         """Rewire the watch-next graph every ``every`` steps and record segregation."""
