@@ -98,16 +98,31 @@ class BanditRecommender(ScoringRecommender):
         picked = batch.slates[np.flatnonzero(hit), batch.clicked[hit]]
         self.clicks_ += np.bincount(picked, minlength=len(self.clicks_))
 
-    def _score(self, users, data, rng):
-        n = data.n_items
-        a = self.prior_clicks + self.clicks_[:n]
-        b = self.prior_misses + self.impressions_[:n] - self.clicks_[:n]
+    def recommend(
+        self, users: np.ndarray, n: int, *, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` items per user; Thompson's CTR draw is made once, for the whole batch.
+
+        Returns
+        -------
+        items, scores : ndarray of shape (len(users), n)
+            See :meth:`ScoringRecommender.recommend`.
+        """
+        n_items = self.data_.n_items
+        a = self.prior_clicks + self.clicks_[:n_items]
+        b = self.prior_misses + self.impressions_[:n_items] - self.clicks_[:n_items]
         if self.policy == "thompson":
-            ctr = rng.beta(a, b).astype(np.float32)
-            return np.repeat(ctr[None, :], len(users), axis=0)
-        scores = np.repeat((a / (a + b)).astype(np.float32)[None, :], len(users), axis=0)
-        explore = np.flatnonzero(rng.random(len(users)) < self.epsilon)
-        scores[explore] = rng.random((len(explore), n), dtype=np.float32)
+            # drawn here, not per score chunk: every user of the step sees the same draw
+            self._item_scores = rng.beta(a, b).astype(np.float32)
+        else:
+            self._item_scores = (a / (a + b)).astype(np.float32)
+        return super().recommend(users, n, rng=rng)
+
+    def _score(self, users, data, rng):
+        scores = np.repeat(self._item_scores[None, :], len(users), axis=0)
+        if self.policy == "epsilon":
+            explore = np.flatnonzero(rng.random(len(users)) < self.epsilon)
+            scores[explore] = rng.random((len(explore), data.n_items), dtype=np.float32)
         return scores
 
 

@@ -206,3 +206,14 @@ def test_ideal_follows_the_oracle_and_needs_it():
     data.oracle = None
     with pytest.raises(ConfigError, match="privileged"):
         REGISTRY["ideal"]().fit(data)
+
+
+def test_thompson_draws_once_per_call_however_many_score_chunks():
+    """One CTR draw per item per step, shared by the batch, even when scoring is chunked."""
+    from ampaudit.core.ranking import chunk_rows
+
+    data = toy_platform(n_users=40, n_items=300)
+    rec = REGISTRY["bandit"](exclude_consumed=False, chunk_bytes=4096).fit(data)
+    assert chunk_rows(data.n_items, rec.chunk_bytes) == 3  # 14 chunks for 40 users
+    items, _ = rec.recommend(np.arange(40), 5, rng=np.random.default_rng(0))
+    assert (items == items[0]).all()
