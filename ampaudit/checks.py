@@ -282,13 +282,16 @@ def check_hyperparameters_stored_unchanged(rec: Any) -> None:
     """Every constructor parameter is stored as an attribute of the same name, unchanged."""
     params = inspect.signature(type(rec)).parameters
     fresh = type(rec)(**{k: getattr(rec, k) for k in params if hasattr(rec, k)})
+    defaults = {k: p.default for k, p in params.items() if p.default is not p.empty}
+    default = type(rec)() if defaults else None  # one default instance for every check
     for name, p in params.items():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         _require(hasattr(fresh, name), f"parameter {name!r} is not stored as self.{name}")
-        if p.default is not p.empty:
-            default = type(rec)()
-            _require(getattr(default, name) == p.default, f"self.{name} differs from its default")
+        if name in defaults:
+            _require(
+                getattr(default, name) == defaults[name], f"self.{name} differs from its default"
+            )
 
 
 def check_config_mirrors_constructor(rec: Any) -> None:

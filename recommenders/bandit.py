@@ -70,12 +70,15 @@ class BanditRecommender(ScoringRecommender):
         """ε-greedy explores per user, so a user's list depends on the batch's draws."""
         return self.policy == "epsilon"
 
-    def _fit(self, data: PlatformData) -> None:
+    def _check_params(self) -> None:
+        super()._check_params()
         if self.policy not in ("thompson", "epsilon"):
             raise ConfigError("BanditRecommender.policy", self.policy, "thompson or epsilon")
         check_range("BanditRecommender.epsilon", self.epsilon, low=0, high=1)
         check_range("BanditRecommender.prior_clicks", self.prior_clicks, low=0, low_open=True)
         check_range("BanditRecommender.prior_misses", self.prior_misses, low=0, low_open=True)
+
+    def _fit(self, data: PlatformData) -> None:
         # a full refit keeps what was learnt online: the counts are the model
         if not hasattr(self, "impressions_"):
             self.impressions_ = np.zeros(0)

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import PlatformData
 from ampaudit.core.ranking import DEFAULT_CHUNK_BYTES
+from ampaudit.core.sparse import count_matrix
 
 from .base import ScoringRecommender, ScoringRecommenderConf
 
@@ -65,6 +66,9 @@ class ChronologicalRecommender(ScoringRecommender):
        amplification of politics on Twitter. PNAS 119(1):e2025334119.
     """
 
+    # creators × items, cached until the next fit or new items (see _creator_items)
+    _incidence: sp.csr_matrix | None = None
+
     def __init__(
         self,
         *,
@@ -78,23 +82,31 @@ class ChronologicalRecommender(ScoringRecommender):
         )
         self.source = source
 
-    def _fit(self, data: PlatformData) -> None:
+    def _check_params(self) -> None:
+        super()._check_params()
         if self.source not in ("following", "all"):
             raise ConfigError("ChronologicalRecommender.source", self.source, "following or all")
+
+    def _fit(self, data: PlatformData) -> None:
+        self._incidence = None  # a fit may bring another platform
+
+    def _creator_items(self, data: PlatformData) -> sp.csr_matrix:
+        """Creators × items incidence; rebuilt on fit and when items appear, not per chunk."""
+        n_creators = data.follows.shape[1]
+        if self._incidence is None or self._incidence.shape != (n_creators, data.n_items):
+            creator = data.items.creator
+            known = creator < n_creators
+            self._incidence = count_matrix(
+                creator[known], np.flatnonzero(known), (n_creators, data.n_items)
+            )
+        return self._incidence
 
     def _score(self, users, data, rng):
         created = data.items.created.astype(np.float32)
         if self.source == "all":
             return np.repeat(created[None, :], len(users), axis=0)
-        # items whose creator the user follows: follows (users × creators) · creatorsᵀ
-        n_creators = data.follows.shape[1]
-        creator = data.items.creator
-        known = creator < n_creators
-        by_creator = sp.csr_matrix(
-            (np.ones(int(known.sum()), dtype=np.float32), (creator[known], np.flatnonzero(known))),
-            shape=(n_creators, data.n_items),
-        )
-        followed = (data.follows[users] @ by_creator).tocoo()
+        # items whose creator the user follows: follows (users × creators) · creators × items
+        followed = (data.follows[users] @ self._creator_items(data)).tocoo()
         block = np.full((len(users), data.n_items), -np.inf, dtype=np.float32)
         block[followed.row, followed.col] = created[followed.col]
         return block
@@ -129,8 +141,11 @@ class PopularityRecommender(ScoringRecommender):
         )
         self.window = window
 
-    def _fit(self, data: PlatformData) -> None:
+    def _check_params(self) -> None:
+        super()._check_params()
         check_range("PopularityRecommender.window", self.window, low=1)
+
+    def _fit(self, data: PlatformData) -> None:
         start = data.log.since(data.step - self.window)
         self.counts_ = np.bincount(data.log.items[start:], minlength=data.n_items).astype(
             np.float32

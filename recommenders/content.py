@@ -48,10 +48,7 @@ class ContentRecommender(ScoringRecommender):
     def _fit(self, data: PlatformData) -> None:
         log, features = data.log, data.items.features
         n_events = len(log)
-        if (
-            getattr(self, "_log", None) is log
-            and getattr(self, "_n_seen", n_events + 1) <= n_events
-        ):
+        if self._log is log and self._n_seen <= n_events:
             # same log, grown since the last fit: add only the new events (exact refit)
             users, items = log.users[self._n_seen :], log.items[self._n_seen :]
             new = count_matrix(users, items, (data.n_users, data.n_items))

@@ -84,11 +84,14 @@ class MFRecommender(ScoringRecommender):
         self.num_threads = num_threads
         self.seed = seed
 
-    def _fit(self, data: PlatformData) -> None:
+    def _check_params(self) -> None:
+        super()._check_params()
         check_range("MFRecommender.factors", self.factors, low=1)
         check_range("MFRecommender.regularization", self.regularization, low=0)
         check_range("MFRecommender.alpha", self.alpha, low=0)
         check_range("MFRecommender.iterations", self.iterations, low=1)
+
+    def _fit(self, data: PlatformData) -> None:
         consumed = data.consumed()
         self.has_data_ = consumed.nnz > 0
         if not self.has_data_:

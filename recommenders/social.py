@@ -54,8 +54,11 @@ class SocialRecommender(ScoringRecommender):
         )
         self.window = window
 
-    def _fit(self, data: PlatformData) -> None:
+    def _check_params(self) -> None:
+        super()._check_params()
         check_range("SocialRecommender.window", self.window, low=1)
+
+    def _fit(self, data: PlatformData) -> None:
         log = data.log
         start = log.since(data.step - self.window)
         self.recent_ = count_matrix(
