@@ -295,6 +295,8 @@ def run_sock_puppets(
 
 def sock_table(result: SockPuppetResult, *, category: str = "extreme") -> str:
     """Share of ``category`` in recommendations (and picks) by walk depth, per persona and start."""
+    from ampaudit.summary import text_table  # summary → audit → config → this module
+
     c = CATEGORIES.index(category)
     any_mix = next(iter(result.rec_mix.values()))
     depth = any_mix.shape[1]
@@ -305,9 +307,7 @@ def sock_table(result: SockPuppetResult, *, category: str = "extreme") -> str:
         by_depth = mix[:, :, c].mean(axis=0)
         picks = result.choice_mix[(persona, start)][:, :, c].mean()
         rows.append([persona, start, *[f"{by_depth[d - 1]:.3f}" for d in marks], f"{picks:.3f}"])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(rows)
     lines.append(
         f"\nShare of {category} items among recommended slots at walk depth d, and "
         f"among the puppets' picks, averaged over puppets and replicates."

@@ -10,7 +10,7 @@ import numpy as np
 from ampaudit.audit import ARMS, AuditResult, amplification_basis
 from ampaudit.stats import mean_ci
 
-__all__ = ["COSTS", "HEADLINE", "cost_table", "summary_table"]
+__all__ = ["COSTS", "HEADLINE", "cost_table", "summary_table", "text_table"]
 
 #: (metric key, column title) of the benefit/cost table: paired differences of each
 #: intervention arm minus the recommender alone, same replicate.
@@ -37,6 +37,24 @@ HEADLINE: tuple[tuple[str, str], ...] = (
 )
 
 
+def text_table(rows: list[list[str]], *, rule: bool = True) -> list[str]:
+    """Left-aligned columns two spaces apart; ``rule`` puts dashes under the header row.
+
+    Examples
+    --------
+    >>> for line in text_table([["arm", "CTR"], ["control", "0.1"]]):
+    ...     print(line)
+    arm      CTR
+    -------  ---
+    control  0.1
+    """
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    if rule:
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
 def _cell(mean: float, low: float, high: float) -> str:
     if math.isnan(mean):
         return "n/a"
@@ -60,9 +78,7 @@ def summary_table(result: AuditResult, *, confidence: float = 0.95, n_steps: int
         for key, _ in HEADLINE:
             row.append(_cell(*mean_ci(result.values(arm, key), confidence=confidence)))
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(rows)
     ci = f"{confidence:.0%} Student-t CI over {n_rep} replicate{'s' * (n_rep != 1)}"
     lines.append("")
     reached = (
@@ -111,9 +127,7 @@ def cost_table(result: AuditResult, *, confidence: float = 0.95) -> str:
         restored = result.values(arm, "restored").mean()
         row.append(f"{wrongful:.0f} ({restored:.0f})")
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(rows)
     lines.append("")
     lines.append(
         "Paired differences vs. the recommender alone (same replicate, common random "
@@ -138,8 +152,7 @@ def crisis_table(result: AuditResult, *, confidence: float = 0.95) -> str:
                 ),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines = text_table(rows, rule=False)
     lines.append(
         "\nExposure to the attack video and its re-uploads over the horizon; all of it "
         "happened before containment (removed items are neither shown nor consumed)."
