@@ -197,36 +197,30 @@ def methodology(
             f"{audit.get('n_candidates', '?')} candidates.",
             _rows(rec, _docs(str(rec.get("_target_", "")))),
         ),
+    ]
+    if people:
+        sections.append(
+            Section(
+                "Who users follow",
+                f"New follows come from a people recommender in mode {people.get('mode', '?')}, "
+                "the same in every arm.",
+                _rows(people, _docs(GROUP_CLASSES["people"])),
+            )
+        )
+    seed_row = (
+        "seed",
+        str(config.get("seed")),
+        "Seed in the config (null: drawn and logged as the seed entropy).",
+    )
+    sections.append(
         Section(
             "Baseline, horizon and replicates",
             f"Every amplification figure compares against the {control} baseline arm of the "
             f"same replicate, over a horizon of {n_steps} steps. The audit ran {replicates} "
             "replicates (independent worlds); within a replicate all arms share the world "
             f"and the users' random draws. Seed entropy {tags.get('seed_entropy', '?')}.",
-            _rows(audit, _docs(GROUP_CLASSES["audit"])),
-        ),
-    ]
-    if people:
-        sections.insert(
-            5,
-            Section(
-                "Who users follow",
-                f"New follows come from a people recommender in mode {people.get('mode', '?')}, "
-                "the same in every arm.",
-                _rows(people, _docs(GROUP_CLASSES["people"])),
-            ),
+            (*_rows(audit, _docs(GROUP_CLASSES["audit"])), seed_row),
         )
-    sections[-1] = Section(
-        sections[-1].title,
-        sections[-1].text,
-        (
-            *sections[-1].parameters,
-            (
-                "seed",
-                str(config.get("seed")),
-                "Seed in the config (null: drawn and logged as the seed entropy).",
-            ),
-        ),
     )
     for name, spec in interventions.items():
         spec = spec if isinstance(spec, dict) else {}
