@@ -27,12 +27,19 @@ __all__ = [
     "estimate",
     "findings",
     "number",
+    "recorded_keys",
     "relative_reduction",
     "summary_metrics",
 ]
 
 #: arm → replicate → metric → final value.
 Finals = Mapping[str, Mapping[int, Mapping[str, float]]]
+
+
+def recorded_keys(finals: Finals) -> set[str]:
+    """Every metric key recorded by any arm in any replicate."""
+    return {k for reps in finals.values() for values in reps.values() for k in values}
+
 
 #: Engagement costs below this many percent count as this much when ranking
 #: interventions, so a free intervention ranks by the harm it removes.
@@ -69,6 +76,11 @@ class Estimate:
     low: float
     high: float
     n: int
+
+    @property
+    def has_interval(self) -> bool:
+        """Whether there is an interval (two or more replicates, so finite bounds)."""
+        return math.isfinite(self.low)
 
     @property
     def excludes_zero(self) -> bool:
@@ -272,7 +284,7 @@ class Finding:
 
 def _interval(est: Estimate, confidence: float) -> str:
     """The interval of ``abs(est.mean)``: flipped when the mean is negative."""
-    if not math.isfinite(est.low):
+    if not est.has_interval:
         return " (one replicate, no interval)"
     low, high = (est.low, est.high) if est.mean >= 0 else (-est.high, -est.low)
     return f" [{confidence:.0%} CI {number(low, 1)}% to {number(high, 1)}%]"

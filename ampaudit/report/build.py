@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 
 from ampaudit import __version__
 from ampaudit.report.analysis import (
@@ -19,6 +20,7 @@ from ampaudit.report.analysis import (
     Finding,
     comparison,
     findings,
+    recorded_keys,
     summary_metrics,
 )
 from ampaudit.report.figures import Figure, frontier, groups, opinions, sock_curves, time_series
@@ -70,21 +72,36 @@ class Report:
         return self.data.labels.get("control", self.data.tags.get("control", "?"))
 
     @property
+    def interventions(self) -> list[str]:
+        """The intervention arms (``+redirect``, ...), in audit order."""
+        return [a for a in self.data.arms if a.startswith("+")]
+
+    @property
     def n_replicates(self) -> int:
         """Replicates with at least one finished arm."""
-        return len({r for reps in self.data.finals.values() for r in reps})
+        return _n_replicates(self.data)
 
     @property
     def n_steps(self) -> int | None:
         """Horizon in steps, from the config (``None`` when the source has none)."""
-        steps = ((self.data.config or {}).get("audit") or {}).get("n_steps")
+        steps = _audit_config(self.data).get("n_steps")
         return int(steps) if steps is not None else None
+
+
+def _n_replicates(data: AuditData) -> int:
+    return len({r for reps in data.finals.values() for r in reps})
+
+
+def _audit_config(data: AuditData) -> dict[str, Any]:
+    """The ``audit`` section of the config (empty when the source has none)."""
+    return (data.config or {}).get("audit") or {}
 
 
 def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
     """The report of ``data``; ``confidence`` defaults to the audit's own level."""
-    audit_conf = (data.config or {}).get("audit") or {}
-    level = float(confidence if confidence is not None else audit_conf.get("confidence", 0.95))
+    level = float(
+        confidence if confidence is not None else _audit_config(data).get("confidence", 0.95)
+    )
     cells = comparison(data.finals, data.arms, confidence=level)
     ranked = findings(data.finals, data.arms, confidence=level)
     report = Report(
@@ -96,7 +113,7 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
         methodology=methodology(
             data.config,
             data.tags,
-            n_replicates=len({r for reps in data.finals.values() for r in reps}) or None,
+            n_replicates=_n_replicates(data) or None,
         ),
         notes=list(data.notes),
         command=_command(data),
@@ -133,7 +150,7 @@ def _headline(cells: dict[tuple[str, str], Cell], data: AuditData, level: float)
         f"Under the {rec} recommender, {_pct(trt.value.mean)} of what users consumed was "
         f"extreme, against {_pct(ctl.value.mean)} under the {base} baseline"
     )
-    if ctl.paired is not None and math.isfinite(ctl.paired.low):
+    if ctl.paired is not None and ctl.paired.has_interval:
         text += (
             f" (a difference of {_pp(-ctl.paired.mean)} percentage points; {level:.0%} CI "
             f"{_pp(-ctl.paired.high)} to {_pp(-ctl.paired.low)})"
@@ -142,7 +159,7 @@ def _headline(cells: dict[tuple[str, str], Cell], data: AuditData, level: float)
     if amp is not None and amp.value is not None:
         a = amp.value
         ci = ""
-        if math.isfinite(a.low):
+        if a.has_interval:
             ci = f" ({level:.0%} CI {a.low:+.0%} to {a.high:+.0%})"
         more = "more" if a.mean >= 0 else "fewer"
         text += (
@@ -197,7 +214,7 @@ def _gaps(report: Report) -> list[str]:
             "Add some with interventions=[redirect,downrank] (any of the interventions "
             "config group)."
         )
-    recorded = {k for reps in data.finals.values() for v in reps.values() for k in v}
+    recorded = recorded_keys(data.finals)
     for column in COLUMNS:
         if data.finals and column.key not in recorded:
             notes.append(

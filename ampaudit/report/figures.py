@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ampaudit.report.analysis import Finals, Finding
+from ampaudit.report.analysis import Finals, Finding, recorded_keys
 from ampaudit.stats import mean_ci_by_column
 
 __all__ = ["Figure", "frontier", "groups", "opinions", "sock_curves", "time_series"]
@@ -267,7 +267,7 @@ def frontier(findings: list[Finding], labels: Mapping[str, str]) -> Figure | Non
 
 
 def _err(est: Any) -> Any:
-    if not math.isfinite(est.low):
+    if not est.has_interval:
         return None
     return [[est.mean - est.low], [est.high - est.mean]]
 
@@ -276,13 +276,7 @@ def _err(est: Any) -> Any:
 def groups(finals: Finals, arms: list[str], labels: Mapping[str, str]) -> Figure | None:
     """Extreme consumption share and radicalised fraction per group, bars per arm."""
     names = sorted(
-        {
-            k.split(".")[1]
-            for reps in finals.values()
-            for values in reps.values()
-            for k in values
-            if k.startswith("group.")
-        },
+        {k.split(".")[1] for k in recorded_keys(finals) if k.startswith("group.")},
         key=lambda g: (g in ("others", "at_risk"), g == "at_risk", g),
     )
     if not names:
@@ -347,8 +341,7 @@ def opinions(finals: Finals, arms: list[str], labels: Mapping[str, str]) -> Figu
         rows = [[v[k] for k in keys] for v in finals[arm].values() if all(k in v for k in keys)]
         return np.mean(rows, axis=0) if rows else None
 
-    keys = {k for reps in finals.values() for v in reps.values() for k in v}
-    n_bins = sum(1 for k in keys if k.startswith("opinion_hist.end."))
+    n_bins = sum(1 for k in recorded_keys(finals) if k.startswith("opinion_hist.end."))
     present = [a for a in arms if a in finals]
     if n_bins == 0 or not present:
         return None

@@ -9,8 +9,6 @@ markup.
 
 from __future__ import annotations
 
-import math
-
 from ampaudit.report.analysis import COLUMNS, COST_FLOOR, Estimate, arm_key, number
 from ampaudit.report.build import Report
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
@@ -41,9 +39,9 @@ def render_html(report: Report) -> str:
         cost_floor=COST_FLOOR,
         roles={"control": "baseline", "treatment": "recommender alone"},
         finite=_finite,
-        interventions=[a for a in data.arms if a.startswith("+")],
+        interventions=report.interventions,
     )
 
 
 def _finite(est: Estimate | None) -> bool:
-    return est is not None and math.isfinite(est.low)
+    return est is not None and est.has_interval

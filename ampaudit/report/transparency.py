@@ -52,7 +52,7 @@ def transparency_report(report: Report) -> dict[str, Any]:
             "status": data.status,
             "recommender": report.recommender,
             "baseline": report.baseline,
-            "interventions": [a for a in data.arms if a.startswith("+")],
+            "interventions": report.interventions,
             "horizon_steps": report.n_steps,
             "replicates": report.n_replicates,
             "confidence": report.confidence,
