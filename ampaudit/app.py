@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -18,9 +18,10 @@ __all__ = ["main"]
 register_configs()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, *, status: int = 2) -> NoReturn:
+    """One line on stderr, then exit with ``status`` (2: bad config; 1: a failed run)."""
     print(f"ampaudit: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status) from None
 
 
 def _terminate_as_interrupt() -> None:
@@ -96,9 +97,7 @@ def run_from_config(cfg: DictConfig) -> Any:
                 overrides=_overrides(),
             )
     except RemoteRecommenderError as exc:
-        # the runs are already marked FAILED; one line says why
-        print(f"ampaudit: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(str(exc), status=1)  # the runs are already marked FAILED
     print(summary_table(result, confidence=a.confidence, n_steps=a.n_steps))
     if a.target_ci > 0:
         print(target_line(result, a))
@@ -151,24 +150,12 @@ def _panel_report(tracker: Any, parent_run_id: str | None, wanted: bool) -> None
 
 
 def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
-    from ampaudit import __version__
     from ampaudit.audit import recommender_name
     from ampaudit.config import make_recommender
     from ampaudit.core.seeding import draw_entropy
     from ampaudit.sockpuppet import run_sock_puppets, sock_table
 
     entropy = conf.seed if conf.seed is not None else draw_entropy()
-    tags = {
-        "recommender": recommender_name(conf.recommender),
-        "mode": "sock_puppet",
-        "seed_entropy": str(entropy),
-        "ampaudit_version": __version__,
-    }
-    overrides = _overrides()
-    if overrides is not None:
-        from ampaudit.report.build import rerun_command
-
-        tags["command"] = rerun_command(overrides, entropy)
     try:
         result = run_sock_puppets(
             conf,
@@ -176,12 +163,11 @@ def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
             entropy=entropy,
             tracker=tracker,
             params=params,
-            tags=tags,
+            overrides=_overrides(),
         )
     except RemoteRecommenderError as exc:
-        print(f"ampaudit: error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    print(f"Sock-puppet audit of {tags['recommender']}\n")
+        _fail(str(exc), status=1)  # the runs are already marked FAILED
+    print(f"Sock-puppet audit of {recommender_name(conf.recommender)}\n")
     print(sock_table(result))
     if tracker is not None:
         print(f"\nMLflow: {tracker.uri}  parent run={result.parent_run_id}")

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from ampaudit import __version__
 from ampaudit.config import RunConf, make_people, make_recommender
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.seeding import draw_entropy, replicate_streams
@@ -213,30 +212,24 @@ def run_audit(
     labels.update({arm: labels["treatment"] + arm for arm in arms[2:]})
     basis = amplification_basis(a.control)
     result = AuditResult(entropy=entropy, labels=labels, arms=arms)
+    from ampaudit.tracking import parent_tags, provenance_tags
+
     base_tags = {
         "recommender": labels["treatment"],
         "control": labels["control"],
         "interventions": ",".join(conf.interventions) or "none",
-        "seed_entropy": str(entropy),
         "amplification_basis": basis,
-        "ampaudit_version": __version__,
-        "numpy_version": np.__version__,
-        "git_commit": _commit(),
+        **provenance_tags(entropy),
     }
     params = params or {}
-    parent_tags = dict(base_tags)
-    if overrides is not None:
-        from ampaudit.report.build import rerun_command
-
-        parent_tags["command"] = rerun_command(overrides, entropy)
-    if params and conf.seed is not None:
-        from ampaudit.tracking import job_key
-
-        parent_tags["job_key"] = job_key(params)  # on the parent only: it marks the audit
+    audit_tags = {
+        **base_tags,
+        **parent_tags(entropy, seed=conf.seed, params=params, overrides=overrides),
+    }
     try:
         if tracker is not None:
             name = f"{labels['treatment']} vs {labels['control']}"
-            result.parent_run_id = tracker.start_parent(name, params, parent_tags)
+            result.parent_run_id = tracker.start_parent(name, params, audit_tags)
             if config_yaml:
                 tracker.log_text(result.parent_run_id, config_yaml, "config.yaml")
         exports: list[tuple[Any, Any, Any]] = []
@@ -383,9 +376,3 @@ def _arm_recommender(conf: RunConf, arm: str) -> Any:
     if conf.audit.control == "none":
         return None
     return make_recommender({"_target_": CONFS[conf.audit.control]._target_})
-
-
-def _commit() -> str:
-    from ampaudit.tracking import git_commit
-
-    return git_commit()

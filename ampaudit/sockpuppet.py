@@ -194,9 +194,20 @@ def run_sock_puppets(
     entropy: int,
     tracker: Any = None,
     params: dict[str, str] | None = None,
-    tags: dict[str, str] | None = None,
+    overrides: list[str] | None = None,
 ) -> SockPuppetResult:
-    """Run a sock-puppet audit for every replicate of ``conf`` (a validated RunConf)."""
+    """Run a sock-puppet audit for every replicate of ``conf`` (a validated RunConf).
+
+    With a ``tracker``, the audit is a parent run with one child per replicate,
+    tagged like a compare audit's (see :func:`ampaudit.audit.run_audit` for
+    ``params`` and ``overrides``) plus ``mode=sock_puppet``.
+    """
+    from ampaudit.audit import recommender_name  # audit → config → this module
+    from ampaudit.tracking import parent_tags, provenance_tags
+
+    label = recommender_name(conf.recommender)
+    tags = {"recommender": label, "mode": "sock_puppet", **provenance_tags(entropy)}
+    params = params or {}
     sp = conf.audit.sock_puppet
     n_cells = len(sp.personas) * N_CAT
     n_puppets = n_cells * sp.puppets_per_cell
@@ -211,11 +222,8 @@ def run_sock_puppets(
     parent = None
     try:
         if tracker is not None:
-            parent = tracker.start_parent(
-                f"sock puppets: {tags.get('recommender', '')}" if tags else "sock puppets",
-                params or {},
-                tags or {},
-            )
+            only_parent = parent_tags(entropy, seed=conf.seed, params=params, overrides=overrides)
+            parent = tracker.start_parent(f"sock puppets: {label}", params, {**tags, **only_parent})
         for r in range(conf.audit.replicates):
             streams = replicate_streams(entropy, r)
             world = build_world(
@@ -274,8 +282,8 @@ def run_sock_puppets(
                 child = tracker.start_child(
                     parent,
                     f"sock_puppet/r{r}",
-                    params or {},
-                    {**(tags or {}), "arm": "sock_puppet", "replicate": str(r)},
+                    params,
+                    {**tags, "arm": "sock_puppet", "replicate": str(r)},
                 )
                 tracker.log_series(child, series)
                 tracker.end(child)

@@ -29,6 +29,8 @@ __all__ = [
     "flatten",
     "git_commit",
     "job_key",
+    "parent_tags",
+    "provenance_tags",
     "reading_client",
     "resolve_uri",
     "run_config",
@@ -109,6 +111,42 @@ def git_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def provenance_tags(entropy: int) -> dict[str, str]:
+    """Tags every run of an audit carries: seed entropy, package versions, source commit."""
+    from ampaudit import __version__
+
+    return {
+        "seed_entropy": str(entropy),
+        "ampaudit_version": __version__,
+        "numpy_version": np.__version__,
+        "git_commit": git_commit(),
+    }
+
+
+def parent_tags(
+    entropy: int,
+    *,
+    seed: int | None,
+    params: Mapping[str, str],
+    overrides: list[str] | None,
+) -> dict[str, str]:
+    """Tags only an audit's parent run carries.
+
+    ``command``, the exact command that re-runs the audit (from the Hydra
+    ``overrides`` with the seed made explicit), and, when the config fixes the
+    seed, ``job_key``, which lets ``tracking.skip_finished`` skip a finished audit.
+    On the parent only: a finished child does not mean a finished audit.
+    """
+    tags = {}
+    if overrides is not None:
+        from ampaudit.report.build import rerun_command
+
+        tags["command"] = rerun_command(overrides, entropy)
+    if params and seed is not None:
+        tags["job_key"] = job_key(params)
+    return tags
 
 
 def reading_client(uri: str) -> Any:

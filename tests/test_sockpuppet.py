@@ -70,7 +70,7 @@ def test_sock_puppets_through_a_remote_service():
 
 
 def test_cli_prints_depth_table_and_logs_series(tmp_path):
-    proc = ampaudit(
+    args = (
         "run",
         "audit.mode=sock_puppet",
         "recommender=popularity",
@@ -79,9 +79,8 @@ def test_cli_prints_depth_table_and_logs_series(tmp_path):
         "audit.sock_puppet.depth=4",
         "audit.sock_puppet.puppets_per_cell=3",
         "seed=2",
-        cwd=tmp_path,
-        timeout=300,
     )
+    proc = ampaudit(*args, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     for persona in PERSONAS:
         assert persona in proc.stdout
@@ -92,3 +91,11 @@ def test_cli_prints_depth_table_and_logs_series(tmp_path):
     history = client.get_metric_history(child.info.run_id, "sock.top1.extreme.rec_share.extreme")
     assert sorted(m.step for m in history) == [0, 1, 2, 3]
     assert {r.info.status for r in runs} == {"FINISHED"}
+
+    parent = next(r for r in runs if "arm" not in r.data.tags)
+    assert parent.data.tags["command"].endswith("seed=2")
+    assert "job_key" in parent.data.tags
+    assert "job_key" not in child.data.tags
+    again = ampaudit(*args, cwd=tmp_path, timeout=300)  # a finished audit is not redone
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("Already finished")
