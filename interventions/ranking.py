@@ -170,8 +170,8 @@ class DiversifyIntervention(Intervention):
         rest = np.argsort(chosen, axis=1, kind="stable")[:, : c - k]  # unchosen, in order
         full = np.concatenate([order, rest], axis=1)
         new_items = np.take_along_axis(items, full, axis=1)
-        promoted = new_items[:, :k][~np.isin(new_items[:, :k], items[:, :k])]
-        self.record("promoted", promoted)
+        # promoted: in the user's new top k from below their own old top k
+        self.record("promoted", new_items[:, :k][order >= k])
         return new_items, np.take_along_axis(scores, full, axis=1)
 
 

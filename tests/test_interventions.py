@@ -267,6 +267,28 @@ def test_diversify_raises_topical_variety_of_slates():
     assert mean_similarity([DiversifyIntervention(trade_off=0.3)]) < mean_similarity([])
 
 
+def test_diversify_counts_promotions_per_user():
+    """An item promoted into one user's slate counts even if another user's top-k had it."""
+    from types import SimpleNamespace
+
+    from ampaudit.interventions import DiversifyIntervention
+
+    recorded = []
+    topics = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # items 0 and 1 alike
+    model = SimpleNamespace(
+        slate_size=2,
+        catalog=SimpleNamespace(topics=topics),
+        record_action=lambda name, action, items: recorded.append((action, items.tolist())),
+    )
+    iv = DiversifyIntervention(trade_off=0.3)
+    iv.reset(model)
+    items = np.array([[0, 1, 2], [2, 0, 1]])
+    new, _ = iv.on_candidates(model, np.arange(2), items, np.zeros((2, 3)))
+    assert new[:, :2].tolist() == [[0, 2], [2, 0]]
+    # user 0's item 2 came from third place; user 1's slate kept its top two
+    assert recorded == [("promoted", [2])]
+
+
 def test_crisis_exposure_grows_with_the_hash_sharing_lag():
     from ampaudit.interventions import HashRemovalInterventionConf
 
