@@ -31,7 +31,6 @@ import numpy as np
 
 from ampaudit.core.categories import CATEGORIES, RECOMMENDED
 from ampaudit.core.errors import ConfigError, check_range
-from ampaudit.core.platform import StepBatch
 from ampaudit.core.seeding import replicate_streams
 from ampaudit.metrics import exposure_share
 from ampaudit.simulations import AuditModel, build_world
@@ -178,12 +177,7 @@ def walk(
         clicked = np.full(len(puppets), -1, dtype=np.int64)
         clicked[rows] = pick[rows]
         model.t += 1
-        data = model.platform_data()
-        observe = getattr(rec, "observe", None)
-        if observe is not None:
-            observe(StepBatch(data=data, users=puppets, slates=slates, clicked=clicked))
-        if (d + 1) % max(1, int(rec.retrain_every)) == 0:
-            rec.fit(data)
+        model.learn(puppets, slates, clicked, refit=(d + 1) % max(1, int(rec.retrain_every)) == 0)
     return slots, picks
 
 

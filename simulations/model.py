@@ -237,6 +237,31 @@ class AuditModel(mesa.Model):
             series = self.trace.extra[key] = np.full(self.n_steps, np.nan)
         series[min(self.t, self.n_steps) - 1] = value
 
+    def learn(
+        self, users: np.ndarray, slates: np.ndarray, clicked: np.ndarray, *, refit: bool
+    ) -> None:
+        """Show the recommender the step's slates and clicks; refit it when due.
+
+        Parameters
+        ----------
+        users : ndarray of shape (n,)
+            Users whose slates were shown.
+        slates : ndarray of shape (n, slate_size)
+            Item ids shown, ``-1`` padded.
+        clicked : ndarray of shape (n,)
+            Slate position each user clicked, ``-1`` for none.
+        refit : bool
+            Whether to call the recommender's ``fit`` on the platform afterwards.
+        """
+        rec = self.recommender
+        assert rec is not None, "learn() needs a recommender"
+        data = self.platform_data()
+        observe = getattr(rec, "observe", None)
+        if observe is not None:
+            observe(StepBatch(data=data, users=users, slates=slates, clicked=clicked))
+        if refit:
+            rec.fit(data)
+
     def true_utility(self, users: np.ndarray) -> np.ndarray:
         """Expected utility of every visible item for ``users`` (no noise, no position).
 
@@ -366,12 +391,8 @@ class AuditModel(mesa.Model):
         self._record(active, feed_users, slates, clicked, c_users, c_items, c_chan, chosen_u)
         self.t += 1
         if self.recommender is not None:
-            data = self.platform_data()
-            observe = getattr(self.recommender, "observe", None)
-            if observe is not None:
-                observe(StepBatch(data=data, users=feed_users, slates=slates, clicked=clicked))
-            if self.t % max(1, int(self.recommender.retrain_every)) == 0:
-                self.recommender.fit(data)
+            retrain_every = max(1, int(self.recommender.retrain_every))
+            self.learn(feed_users, slates, clicked, refit=self.t % retrain_every == 0)
         self._chain("on_item_graph", (), ())
         self.datacollector.collect(self)
         if self.t >= self.n_steps:
