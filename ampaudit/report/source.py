@@ -29,6 +29,8 @@ __all__ = ["AuditData", "ReportSourceError", "load_audit"]
 
 #: Per-step series the figures draw.
 SERIES = ("cons_share.extreme", "rec_share.extreme", "radicalised")
+#: Columns of the series table (and the ones an exported table must have).
+SERIES_COLUMNS = ["arm", "replicate", "metric", "step", "value"]
 #: Key in ``DataFrame.attrs`` (kept in Parquet metadata) of the configs and tags of
 #: the audits an exported table holds: audit → {"config": ..., "tags": ...}.
 TABLE_META = "ampaudit"
@@ -184,12 +186,9 @@ def _from_run(
         )
     finals: dict[str, dict[int, dict[str, float]]] = {}
     labels: dict[str, str] = {}
-    for child in finished:
-        arm, rep = child.data.tags.get("arm"), child.data.tags.get("replicate")
-        if arm is None or rep is None:
-            continue
+    for child, arm, rep in _arm_replicates(finished):
         labels[arm] = child.data.tags.get("arm_recommender", arm)
-        finals.setdefault(arm, {})[int(rep)] = {
+        finals.setdefault(arm, {})[rep] = {
             k[len("final.") :]: v for k, v in child.data.metrics.items() if k.startswith("final.")
         }
     config = run_config(client, run_id)  # None: a note, not a failure
@@ -230,23 +229,33 @@ def _series(client: Any, run_id: str, finished: list[Any]) -> Any:
     """Per-step series: the parent's table when the audit finished, else metric histories."""
     import pandas as pd
 
-    columns = ["arm", "replicate", "metric", "step", "value"]
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = client.download_artifacts(run_id, "metrics.parquet", tmp)
-            table = pd.read_parquet(path)
-            return table[table.metric.isin(SERIES) & (table.step >= 0)][columns]
+            return _series_rows(pd.read_parquet(path))
         except Exception:  # still running, or failed before the table was written
             pass
     rows = []
-    for child in finished:
-        arm, rep = child.data.tags.get("arm"), child.data.tags.get("replicate")
-        if arm is None or rep is None:
-            continue
+    for child, arm, rep in _arm_replicates(finished):
         for key in SERIES:
             for m in client.get_metric_history(child.info.run_id, key):
-                rows.append((arm, int(rep), key, m.step, m.value))
-    return pd.DataFrame(rows, columns=columns)
+                rows.append((arm, rep, key, m.step, m.value))
+    return pd.DataFrame(rows, columns=SERIES_COLUMNS)
+
+
+def _series_rows(table: Any) -> Any:
+    """The per-step rows of :data:`SERIES` in a tidy metrics table."""
+    return table.loc[table.metric.isin(SERIES) & (table.step >= 0), SERIES_COLUMNS]
+
+
+def _arm_replicates(children: list[Any]) -> list[tuple[Any, str, int]]:
+    """(run, arm, replicate) of the arm runs among ``children`` (tagged ``arm``, ``replicate``)."""
+    out = []
+    for child in children:
+        arm, rep = child.data.tags.get("arm"), child.data.tags.get("replicate")
+        if arm is not None and rep is not None:
+            out.append((child, arm, int(rep)))
+    return out
 
 
 def _sock(client: Any, children: list[Any]) -> dict[tuple[str, str], Any] | None:
@@ -284,7 +293,7 @@ def _from_table(path: Path) -> AuditData:
 
     table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     carried = table.attrs.get(TABLE_META, {})
-    missing = {"arm", "replicate", "metric", "step", "value"} - set(table.columns)
+    missing = set(SERIES_COLUMNS) - set(table.columns)
     if missing:
         raise ReportSourceError(
             f"TARGET {str(path)!r} is not an ampaudit table: no column {', '.join(sorted(missing))}"
@@ -307,9 +316,7 @@ def _from_table(path: Path) -> AuditData:
         if "recommender" in group.columns:
             labels[str(arm)] = str(group.recommender.iloc[0])
         last = group[group.step == -1]
-        for (rep, metric), value in zip(
-            zip(last.replicate, last.metric, strict=True), last.value, strict=True
-        ):
+        for rep, metric, value in zip(last.replicate, last.metric, last.value, strict=True):
             if str(metric).startswith("final.") and math.isfinite(value):
                 finals.setdefault(str(arm), {}).setdefault(int(rep), {})[metric[6:]] = float(value)
     config = meta.get("config")
@@ -318,13 +325,12 @@ def _from_table(path: Path) -> AuditData:
             "The table carries no configuration: the methodology section lists only what "
             "the table shows."
         )
-    series = table[table.metric.isin(SERIES) & (table.step >= 0)][list(table.columns)]
     return AuditData(
         source=f"exported table {path.name}" + (f", audit {audit}" if audit else ""),
         finals=finals,
         labels={a: labels.get(a, a) for a in finals},
         arms=_arm_order(finals, config),
-        series=series[["arm", "replicate", "metric", "step", "value"]],
+        series=_series_rows(table),
         config=config,
         tags=meta.get("tags", {}),
         status="EXPORTED",
