@@ -145,6 +145,32 @@ def kernel_time(
     return time.perf_counter() - t0
 
 
+def _world(world_conf: WorldConf, n_steps: int, graph_conf: GraphConf | None = None) -> Any:
+    """The benchmark world of ``world_conf``, from the fixed world seed."""
+    rng = np.random.default_rng(SEEDS[0])
+    return build_world(world_conf, graph_conf or GraphConf(), n_steps=n_steps, rng=rng)
+
+
+def _timed_run(
+    world: Any, recommender: Any, n_steps: int, *, slate_size: int = 10, n_candidates: int = 10
+) -> tuple[float, Any]:
+    """Seconds ``AuditModel.run()`` takes on ``world`` (fixed seeds), and its trace."""
+    _, behavior_seed, rec_seed = SEEDS
+    model = AuditModel(
+        world,
+        recommender,
+        behavior=BehaviorConf(),
+        n_steps=n_steps,
+        slate_size=slate_size,
+        n_candidates=n_candidates,
+        rng=np.random.default_rng(behavior_seed),
+        recommender_rng=np.random.default_rng(rec_seed),
+    )
+    t0 = time.perf_counter()
+    trace = model.run()
+    return time.perf_counter() - t0, trace
+
+
 def run_audit(
     world_conf: WorldConf,
     recommender: ContentRecommender | MFRecommender,
@@ -175,26 +201,15 @@ def run_audit(
         (e.g. ``1.0``: everyone active every step).
     slate_size, n_candidates : int, default=10
     """
-    world_rng, behavior_rng, rec_rng = (np.random.default_rng(s) for s in SEEDS)
-    world = build_world(world_conf, graph_conf or GraphConf(), n_steps=n_steps, rng=world_rng)
+    world = _world(world_conf, n_steps, graph_conf)
     if activity is not None:
         pop = dataclasses.replace(
             world.population, activity=np.full(world.n_users, activity, dtype=float)
         )
         world = dataclasses.replace(world, population=pop)
-    model = AuditModel(
-        world,
-        recommender,
-        behavior=BehaviorConf(),
-        n_steps=n_steps,
-        slate_size=slate_size,
-        n_candidates=n_candidates,
-        rng=behavior_rng,
-        recommender_rng=rec_rng,
+    sim_s, trace = _timed_run(
+        world, recommender, n_steps, slate_size=slate_size, n_candidates=n_candidates
     )
-    t0 = time.perf_counter()
-    trace = model.run()
-    sim_s = time.perf_counter() - t0
     n_active = round(float(np.mean(trace.n_feed)))
     kernel_s = kernel_time(
         n_active=n_active,
@@ -245,28 +260,6 @@ def w3() -> Result:
     return run_audit(W3_WORLD, rec, n_steps=100, dims=rec.factors)
 
 
-def _w3_world(n_steps: int) -> Any:
-    world_rng = np.random.default_rng(SEEDS[0])
-    return build_world(W3_WORLD, GraphConf(), n_steps=n_steps, rng=world_rng)
-
-
-def _timed_run(world: Any, recommender: Any, n_steps: int) -> tuple[float, Any]:
-    _, behavior_seed, rec_seed = SEEDS
-    model = AuditModel(
-        world,
-        recommender,
-        behavior=BehaviorConf(),
-        n_steps=n_steps,
-        slate_size=10,
-        n_candidates=10,
-        rng=np.random.default_rng(behavior_seed),
-        recommender_rng=np.random.default_rng(rec_seed),
-    )
-    t0 = time.perf_counter()
-    trace = model.run()
-    return time.perf_counter() - t0, trace
-
-
 def w3_recommenders(n_steps: int = 10) -> list[str]:
     """Per-recommender step time on W3 shapes (one shared world, ``n_steps`` steps each).
 
@@ -275,7 +268,7 @@ def w3_recommenders(n_steps: int = 10) -> list[str]:
     """
     from ampaudit.recommenders import REGISTRY
 
-    world = _w3_world(n_steps)
+    world = _world(W3_WORLD, n_steps)
     lines = []
     for name, cls in REGISTRY.items():
         sim_s, trace = _timed_run(world, cls(), n_steps)
@@ -296,7 +289,7 @@ def http_overhead(n_steps: int = 10) -> list[str]:
     from ampaudit.recommenders import PopularityRecommender, RemoteRecommender
     from ampaudit.recommenders.testing import stub_service
 
-    world = _w3_world(n_steps)
+    world = _world(W3_WORLD, n_steps)
     local_s, local = _timed_run(world, PopularityRecommender(), n_steps)
     with stub_service("popularity") as url:
         remote_s, remote = _timed_run(world, RemoteRecommender(url=url, timeout_s=120), n_steps)
@@ -322,6 +315,9 @@ WORKLOADS: dict[str, Callable[[], Result]] = {
     "W1x": w1x,
     "W3": w3,
 }
+
+#: Every name the command line accepts: workloads, then reports.
+AVAILABLE = (*WORKLOADS, *REPORTS)
 
 
 # -- driver -----------------------------------------------------------------------
@@ -381,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
         description="Time ampaudit simulations against their bare scoring kernels.",
-        epilog=f"workloads: {', '.join([*WORKLOADS, *REPORTS])}",
+        epilog=f"workloads: {', '.join(AVAILABLE)}",
     )
     parser.add_argument("workloads", nargs="*", metavar="WORKLOAD", help="names to run")
     parser.add_argument(
@@ -405,12 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     names = [args.one] if args.one else args.workloads
     if not names:
-        parser.error(f"name at least one workload (available: {', '.join([*WORKLOADS, *REPORTS])})")
-    unknown = [n for n in names if n not in WORKLOADS and n not in REPORTS]
+        parser.error(f"name at least one workload (available: {', '.join(AVAILABLE)})")
+    unknown = [n for n in names if n not in AVAILABLE]
     if unknown:
         parser.error(
-            f"unknown workload(s): {', '.join(unknown)} "
-            f"(available: {', '.join([*WORKLOADS, *REPORTS])})"
+            f"unknown workload(s): {', '.join(unknown)} (available: {', '.join(AVAILABLE)})"
         )
     logging.getLogger("MESA").setLevel(logging.WARNING)
     if args.one:
