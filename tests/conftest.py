@@ -49,11 +49,9 @@ def small_world():
 @pytest.fixture(scope="session")
 def audited(tmp_path_factory):
     """``(folder, parent run id)`` of a real audit run through the CLI into a local store."""
-    import re
-
-    from tests.helpers import AUDIT, ampaudit
+    from tests.helpers import AUDIT, ampaudit, parent_run_id
 
     cwd = tmp_path_factory.mktemp("audit")
     proc = ampaudit("run", *AUDIT, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
-    return cwd, re.search(r"parent run=(\w+)", proc.stdout).group(1)
+    return cwd, parent_run_id(proc.stdout)

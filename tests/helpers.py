@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
 
 #: A real audit with two interventions, small enough for a few seconds.
 AUDIT = [
@@ -28,3 +32,20 @@ def ampaudit(*args, cwd=None, env=None, timeout=600):
         timeout=timeout,
         check=False,
     )
+
+
+def local_client(cwd):
+    """A client of the SQLite store ``ampaudit run`` keeps in ``cwd`` (``mlflow.db``)."""
+    return MlflowClient(tracking_uri=f"sqlite:///{Path(cwd) / 'mlflow.db'}")
+
+
+def local_runs(cwd, experiment="ampaudit"):
+    """Every run of ``experiment`` in the store of :func:`local_client`."""
+    client = local_client(cwd)
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], max_results=1000)
+
+
+def parent_run_id(stdout):
+    """The parent run id ``ampaudit run`` printed."""
+    return re.search(r"parent run=(\w+)", stdout).group(1)

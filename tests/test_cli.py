@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.helpers import ampaudit
+from tests.helpers import ampaudit, local_client, local_runs
 
 FAST = ["world=small", "audit.n_steps=5", "audit.replicates=1", "audit.progress=false"]
-
-
-def _runs(db):
-    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
-    exp = client.get_experiment_by_name("ampaudit")
-    return client.search_runs([exp.experiment_id], max_results=1000)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +41,7 @@ def test_overrides_run_an_audit_and_log_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "treatment (popularity)" in proc.stdout
     assert "control (chronological)" in proc.stdout
-    runs = _runs(tmp_path / "mlflow.db")
+    runs = local_runs(tmp_path)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
     assert len(runs) == 1 + 2 * 2
@@ -58,14 +51,14 @@ def test_overrides_run_an_audit_and_log_it(tmp_path):
     reports = list((tmp_path / "outputs").glob("*/*/report.html"))
     assert len(reports) == 1
     assert f"Panel report: {reports[0]}" in proc.stdout
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = local_client(tmp_path)
     assert "report.html" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
 
 
 def test_multirun_runs_one_audit_per_recommender(tmp_path):
     proc = ampaudit("run", "--multirun", "recommender=random,popularity,mf", *FAST, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    runs = _runs(tmp_path / "mlflow.db")
+    runs = local_runs(tmp_path)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert sorted(p.data.tags["recommender"] for p in parents) == ["mf", "popularity", "random"]
     assert len(runs) == 3 * (1 + 2)
@@ -85,6 +78,6 @@ def test_default_audit_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "treatment (mf)" in proc.stdout
     assert "amplification" in proc.stdout
-    runs = _runs(tmp_path / "mlflow.db")
+    runs = local_runs(tmp_path)
     assert len(runs) == 1 + 2 * 3
     assert {r.info.status for r in runs} == {"FINISHED"}

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from ampaudit.recommenders import CONFS, RemoteRecommender, RemoteRecommenderConf
 from ampaudit.recommenders.testing import running_service, stub_service
-from mlflow.tracking import MlflowClient
 
 from ampaudit.audit import run_audit
 from ampaudit.checks import check_recommender
 from ampaudit.config import validate
-from tests.helpers import ampaudit
+from tests.helpers import ampaudit, local_runs
 
 from .conftest import small_run_conf
 
@@ -79,8 +78,7 @@ def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, 
     assert f"ampaudit: error: remote recommender at {url}" in run.stderr
     assert expected in run.stderr
     assert "Traceback" not in run.stderr
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("ampaudit").experiment_id])
+    runs = local_runs(tmp_path)
     assert runs
     assert {r.info.status for r in runs} == {"FAILED"}
 

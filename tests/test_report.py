@@ -10,20 +10,15 @@ import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from ampaudit.report import build_report, load_audit, render_html, schema, transparency_report
 from ampaudit.report.analysis import COLUMNS, arm_key, comparison, findings, summary_metrics
 from ampaudit.report.html import number
 from ampaudit.report.source import AuditData
 from ampaudit.stats import mean_ci
-from tests.helpers import AUDIT, ampaudit
+from tests.helpers import AUDIT, ampaudit, local_client, parent_run_id
 
 PAYLOAD = "<script>alert(1)</script>"
-
-
-def _client(cwd):
-    return MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
 
 
 def _finals(values):
@@ -92,7 +87,7 @@ def test_arm_keys_are_valid_mlflow_metric_names():
 
 def test_audit_logs_the_comparison_on_its_parent_run(audited):
     cwd, parent = audited
-    client = _client(cwd)
+    client = local_client(cwd)
     run = client.get_run(parent)
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{parent}'")
     by_arm = {}
@@ -125,7 +120,7 @@ def test_report_command_writes_the_page_and_logs_it_as_an_artifact(audited, tmp_
         assert section in page
     assert "ampaudit run world=small" in page
     assert "seed=11" in page
-    artifacts = {a.path for a in _client(cwd).list_artifacts(parent)}
+    artifacts = {a.path for a in local_client(cwd).list_artifacts(parent)}
     assert "report.html" in artifacts
 
 
@@ -151,7 +146,7 @@ def test_json_export_follows_its_schema_and_matches_the_page(audited, tmp_path):
     document = json.loads(out.read_text())
     jsonschema.Draft202012Validator.check_schema(schema())
     jsonschema.validate(document, schema())
-    stored = _client(cwd).get_run(parent).data.metrics
+    stored = local_client(cwd).get_run(parent).data.metrics
     for row in document["comparison"]:
         for key, cell in row["metrics"].items():
             if cell["value"] is not None:
@@ -319,7 +314,7 @@ def test_sock_puppet_curves_join_the_report_of_the_same_recommender(audited, tmp
     page = render_html(build_report(latest))
     assert 'id="fig-sock"' in page
     assert "No sock-puppet audit" not in page
-    sock_run = re.search(r"parent run=(\w+)", proc.stdout).group(1)
+    sock_run = parent_run_id(proc.stdout)
     alone = build_report(load_audit(sock_run, uri=uri))
     assert any("sock-puppet audit" in n for n in alone.notes)
     assert [f.key for f in alone.figures] == ["sock"]

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from ampaudit.report import build_report, load_audit, render_html
 from ampaudit.report.analysis import COLUMNS, arm_key
 from ampaudit.report.browser import find_chromium, visit
 from ampaudit.report.html import number
-from tests.helpers import ampaudit
+from tests.helpers import ampaudit, local_client
 
 PAYLOAD = "<script>alert(1)</script>"
 
@@ -52,7 +51,7 @@ def test_page_loads_offline_without_console_errors(page):
 def test_every_table_number_is_the_value_stored_in_mlflow(page, audited):
     seen, _, _ = page
     cwd, parent = audited
-    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+    client = local_client(cwd)
     stored = client.get_run(parent).data.metrics
     digits = {c.key: c.digits for c in COLUMNS}
     shown = {}

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 from ampaudit.recommenders import RemoteRecommenderConf
 from ampaudit.recommenders.testing import stub_service
-from mlflow.tracking import MlflowClient
 
 from ampaudit.config import make_recommender, validate
 from ampaudit.core.errors import ConfigError
 from ampaudit.sockpuppet import PERSONAS, run_sock_puppets, sock_table
-from tests.helpers import ampaudit
+from tests.helpers import ampaudit, local_client, local_runs
 
 from .conftest import small_run_conf
 
@@ -85,8 +84,8 @@ def test_cli_prints_depth_table_and_logs_series(tmp_path):
     for persona in PERSONAS:
         assert persona in proc.stdout
     assert "d=1" in proc.stdout
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("ampaudit").experiment_id])
+    client = local_client(tmp_path)
+    runs = local_runs(tmp_path)
     child = next(r for r in runs if r.data.tags.get("arm") == "sock_puppet")
     history = client.get_metric_history(child.info.run_id, "sock.top1.extreme.rec_share.extreme")
     assert sorted(m.step for m in history) == [0, 1, 2, 3]

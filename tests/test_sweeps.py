@@ -7,9 +7,8 @@ import sys
 
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
-from tests.helpers import ampaudit
+from tests.helpers import ampaudit, local_client, local_runs
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +34,7 @@ def swept(tmp_path_factory):
 
 
 def test_joblib_sweep_files_every_run_under_its_parent(swept):
-    client = MlflowClient(tracking_uri=f"sqlite:///{swept / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("ampaudit")
-    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    runs = local_runs(swept)
     parents = {r.info.run_id: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 4  # 2 recommenders x 2 intervention lists
@@ -64,7 +61,7 @@ def test_export_matches_what_mlflow_holds(swept, tmp_path):
     table = pd.read_parquet(out)
     keys = ["audit", "arm", "replicate", "metric", "step"]
     assert not table.duplicated(keys).any()  # one row per (job, metric, step)
-    client = MlflowClient(tracking_uri=f"sqlite:///{swept / 'mlflow.db'}")
+    client = local_client(swept)
     exp = client.get_experiment_by_name("ampaudit")
     child = client.search_runs([exp.experiment_id], "tags.arm = 'treatment'", max_results=1)[0]
     parent = child.data.tags["mlflow.parentRunId"]
@@ -133,22 +130,16 @@ def _create_store(cwd):
     MlflowTracker(f"sqlite:///{cwd / 'mlflow.db'}", "ampaudit")
 
 
-def _runs(cwd):
-    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("ampaudit")
-    return client.search_runs([exp.experiment_id], max_results=1000)
-
-
 def test_rerunning_a_sweep_skips_finished_audits(tmp_path):
     assert _sweep(tmp_path).returncode == 0
-    before = len(_runs(tmp_path))
+    before = len(local_runs(tmp_path))
     again = _sweep(tmp_path)
     assert again.returncode == 0
     assert again.stdout.count("Already finished") == 2
-    assert len(_runs(tmp_path)) == before
+    assert len(local_runs(tmp_path)) == before
     forced = _sweep(tmp_path, "tracking.skip_finished=false")
     assert forced.returncode == 0
-    assert len(_runs(tmp_path)) == 2 * before
+    assert len(local_runs(tmp_path)) == 2 * before
 
 
 def test_same_sweep_gives_identical_metrics_under_basic_joblib_and_submitit(tmp_path):
@@ -186,13 +177,13 @@ def test_a_terminated_audit_ends_killed_not_running(tmp_path):
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the audit has opened its runs
-        if len(_runs(tmp_path)) >= 2:
+        if len(local_runs(tmp_path)) >= 2:
             break
         assert proc.poll() is None, "the audit ended before it could be stopped"
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
-    statuses = {r.info.status for r in _runs(tmp_path)}
+    statuses = {r.info.status for r in local_runs(tmp_path)}
     assert "RUNNING" not in statuses
     assert "KILLED" in statuses
 
@@ -232,7 +223,7 @@ def test_killing_a_sweep_then_rerunning_completes_only_the_missing_audits(tmp_pa
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # stop once the first audit is done, mid-second
-        runs = _runs(tmp_path)
+        runs = local_runs(tmp_path)
         parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
         if any(p.info.status == "FINISHED" for p in parents) and len(parents) == 2:
             break
@@ -240,13 +231,13 @@ def test_killing_a_sweep_then_rerunning_completes_only_the_missing_audits(tmp_pa
         time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
-    parents = [r for r in _runs(tmp_path) if "mlflow.parentRunId" not in r.data.tags]
+    parents = [r for r in local_runs(tmp_path) if "mlflow.parentRunId" not in r.data.tags]
     assert sorted(p.info.status for p in parents) == ["FINISHED", "KILLED"]
     rerun = subprocess.run(
         args, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert rerun.stdout.count("Already finished") == 1
-    parents = [r for r in _runs(tmp_path) if "mlflow.parentRunId" not in r.data.tags]
+    parents = [r for r in local_runs(tmp_path) if "mlflow.parentRunId" not in r.data.tags]
     assert sorted(p.info.status for p in parents) == ["FINISHED", "FINISHED", "KILLED"]
-    assert "RUNNING" not in {r.info.status for r in _runs(tmp_path)}
+    assert "RUNNING" not in {r.info.status for r in local_runs(tmp_path)}
