@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from mlflow.tracking import MlflowClient
 
 #: A real audit with two interventions, small enough for a few seconds.
@@ -49,3 +50,26 @@ def local_runs(cwd, experiment="ampaudit"):
 def parent_run_id(stdout):
     """The parent run id ``ampaudit run`` printed."""
     return re.search(r"parent run=(\w+)", stdout).group(1)
+
+
+def audit_model(
+    world, recommender, *, n_steps, n_candidates, seed=1, interventions=(), slate_size=10
+):
+    """An :class:`~ampaudit.simulations.AuditModel` of ``world`` with a fresh ``recommender``.
+
+    The behaviour stream is seeded with ``seed``, the recommender's with ``seed + 1``.
+    """
+    from ampaudit.recommenders import REGISTRY
+    from ampaudit.simulations import AuditModel, BehaviorConf
+
+    return AuditModel(
+        world,
+        REGISTRY[recommender](),
+        behavior=BehaviorConf(),
+        n_steps=n_steps,
+        slate_size=slate_size,
+        n_candidates=n_candidates,
+        rng=np.random.default_rng(seed),
+        recommender_rng=np.random.default_rng(seed + 1),
+        interventions=list(interventions),
+    )

@@ -17,6 +17,7 @@ from ampaudit.config import validate
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.errors import ConfigError
 from tests.helpers import ampaudit as ampaudit_cli
+from tests.helpers import audit_model
 
 from .conftest import small_run_conf
 
@@ -121,19 +122,8 @@ def test_cli_prints_the_benefit_cost_table(tmp_path):
 
 
 def _run_model(world, interventions, recommender="popularity", n_steps=20):
-    from ampaudit.recommenders import REGISTRY
-    from ampaudit.simulations import AuditModel, BehaviorConf
-
-    model = AuditModel(
-        world,
-        REGISTRY[recommender](),
-        behavior=BehaviorConf(),
-        n_steps=n_steps,
-        slate_size=10,
-        n_candidates=20,
-        rng=np.random.default_rng(1),
-        recommender_rng=np.random.default_rng(2),
-        interventions=interventions,
+    model = audit_model(
+        world, recommender, n_steps=n_steps, n_candidates=20, interventions=interventions
     )
     return model, model.run()
 

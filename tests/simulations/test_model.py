@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ampaudit.audit import run_audit
 
 from ..conftest import small_run_conf, small_world_conf
+from ..helpers import audit_model
 
 
 class Recorder:
@@ -35,16 +36,8 @@ class Recorder:
 
 
 def _model(world, name, *, seed=1, interventions=()):
-    return AuditModel(
-        world,
-        REGISTRY[name](),
-        behavior=BehaviorConf(),
-        n_steps=15,
-        slate_size=10,
-        n_candidates=10,
-        rng=np.random.default_rng(seed),
-        recommender_rng=np.random.default_rng(seed + 1),
-        interventions=interventions,
+    return audit_model(
+        world, name, n_steps=15, n_candidates=10, seed=seed, interventions=interventions
     )
 
 
