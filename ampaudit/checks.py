@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
+from ampaudit.core.protocols import offers
 from ampaudit.core.ranking import has_repeats
 from ampaudit.recommenders.testing import toy_platform
 
@@ -241,14 +242,13 @@ def check_batch_consistency(rec: Any) -> None:
 
 
 def check_observe(rec: Any) -> None:
-    """``observe`` (if defined) takes a step's impressions and clicks; ``recommend`` still works."""
-    observe = getattr(rec, "observe", None)
-    if observe is None:
-        raise SkipCheck("no observe() method (optional)")
+    """``observe`` (if offered) takes a step's impressions and clicks; ``recommend`` still works."""
     data = _platform()
     rec.fit(data)
+    if not offers(rec, "observe"):
+        raise SkipCheck("no observe() method (optional)")
     items, _ = _recommend(rec)
-    observe(
+    rec.observe(
         StepBatch(data=data, users=USERS.copy(), slates=items, clicked=np.array([0, -1, 1, -1]))
     )
     after, _ = _recommend(rec)
@@ -256,14 +256,13 @@ def check_observe(rec: Any) -> None:
 
 
 def check_related(rec: Any) -> None:
-    """``related`` (if defined) gives ``n`` valid, distinct ids per item, never the item itself."""
-    related = getattr(rec, "related", None)
-    if related is None:
-        raise SkipCheck("no related() method (optional)")
+    """``related`` (if offered) gives ``n`` valid, distinct ids per item, never the item itself."""
     data = _platform()
     rec.fit(data)
+    if not offers(rec, "related"):
+        raise SkipCheck("does not offer related() (optional: watch-next lists)")
     items = np.array([0, 5, 9])
-    lists = related(items, 4)
+    lists = rec.related(items, 4)
     _require(np.shape(lists) == (3, 4), f"related() shape {np.shape(lists)}, expected (3, 4)")
     for item, row in zip(items, np.asarray(lists), strict=True):
         shown = _shown(row)

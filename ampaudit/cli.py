@@ -209,9 +209,13 @@ def serve_command(args: list[str]) -> int:
     except ConfigError as exc:
         print(f"ampaudit: error: {exc}", file=sys.stderr)
         return 2
-    server = make_server(RecommenderService(recommender, ns.recommender), ns.host, ns.port)
+    from ampaudit import __version__
+    from ampaudit.recommenders.protocol import PROTOCOL
+
+    service = RecommenderService(recommender, ns.recommender, version=f"ampaudit {__version__}")
+    server = make_server(service, ns.host, ns.port)
     host, port = server.server_address[:2]
-    print(f"serving {ns.recommender} on http://{host}:{port} (ampaudit-recommender/1)", flush=True)
+    print(f"serving {ns.recommender} on http://{host}:{port} ({PROTOCOL})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ampaudit.core.protocols import offers
+
 from .base import Intervention
 
 __all__ = [
@@ -221,14 +223,13 @@ class RewireIntervention(Intervention):
 
     def on_item_graph(self, model) -> None:
         """Rewire the watch-next graph every ``every`` steps and record segregation."""
-        related = getattr(model.recommender, "related", None)
-        if related is None or model.t % self.every != 0:
+        if not offers(model.recommender, "related") or model.t % self.every != 0:
             return
         n = model.catalog.n_visible(model.t)
         if n > self.max_items:
             model.record_value(f"{self.name}.z_mean_before", float("nan"))
             return
-        links = related(np.arange(n), self.d)
+        links = model.recommender.related(np.arange(n), self.d)
         links = np.where(links >= 0, links, np.arange(n)[:, None])  # pad with self-loops
         harmful = model.catalog.score[:n] >= self.threshold
         if harmful.sum() == 0:

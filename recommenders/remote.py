@@ -1,63 +1,89 @@
 """The ``remote`` recommender: an audit of a recommender that runs as its own service.
 
 The platform keeps its model; the auditor sees only what comes back over HTTP, and
-treats it as untrusted: every response is size-limited, parsed, schema-checked and
-range-checked, requests time out and are retried a bounded number of times, and
-anything wrong stops the run with one clear :class:`RemoteRecommenderError`
-rather than a guess. One request per step for recommendations (the whole batch),
-one for the step's impressions and clicks, one per refit.
+treats it as untrusted: every response is size-limited, must arrive whole within
+the timeout, is parsed, schema-checked and range-checked; failed attempts are
+retried a bounded number of times, and anything wrong stops the run with one clear
+:class:`RemoteRecommenderError` rather than a guess. Requests of one arm form a
+session with sequence numbers, so a resend after a timeout is never applied twice
+by a conforming service, and a service that applied something twice, skipped
+something or answered another request is caught (see :mod:`.protocol`).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import time
-import urllib.error
-import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from ampaudit.core.errors import check_range
+from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import PlatformData, StepBatch
 from ampaudit.core.ranking import has_repeats
 
-from .protocol import PROTOCOL, SyncState, sync_payload
+from .protocol import (
+    CAPABILITIES,
+    PROTOCOL,
+    ProtocolError,
+    SyncState,
+    compatible,
+    rng_state_from_json,
+    rng_state_to_json,
+    sync_payload,
+)
 
 __all__ = ["RemoteRecommender", "RemoteRecommenderConf", "RemoteRecommenderError"]
+
+_ERROR_CHARS = 300  # of a service's error text quoted in a message
 
 
 class RemoteRecommenderError(RuntimeError):
     """The recommender service failed or answered something unusable."""
 
 
+class _RetryableError(Exception):
+    """One attempt failed in a way a resend may cure (no answer, 5xx)."""
+
+
 class RemoteRecommender:
-    """Adapter to a recommender service speaking ``ampaudit-recommender/1`` (see openapi.yaml).
+    """Adapter to a recommender service speaking ``ampaudit-recommender/1.1`` (openapi.yaml).
 
     Parameters
     ----------
     url : str
         Base URL of the service, e.g. ``http://127.0.0.1:8765``.
     timeout_s : float, default=30.0
-        Seconds to wait for each response.
+        Seconds each attempt may take, from connecting to the last byte of the answer.
     retries : int, default=2
-        Extra attempts after a connection error, a timeout or a 5xx answer (with
-        exponential back-off from 0.1 s); malformed answers are never retried.
+        Extra attempts after no answer in time, a dropped connection or a 5xx answer
+        (with back-off 0.1 s, 0.2 s, ...); the resend carries the same sequence number,
+        so a conforming service never applies it twice. Malformed answers and 4xx
+        answers are never retried. A request therefore stalls an audit at most
+        ``(retries + 1) × timeout_s`` plus the back-off.
     max_response_mb : float, default=64.0
-        Larger responses are refused.
+        Larger answers are refused.
 
     Attributes
     ----------
     retrain_every : int
         Taken from the service's ``/v1/health`` at the first fit.
-    service_name_ : str
-        The name the service reports.
+    stochastic : bool
+        Whether the service declares that its lists depend on the generator's draws.
+    capabilities : frozenset of str
+        ``observe``, plus the optional endpoints the service declares (``related``);
+        empty until the first fit.
+    identity_ : dict of str to str
+        Who was audited: ``kind="remote"``, the ``name`` and ``version`` the service
+        declares, and its ``url``.
     """
 
     privileged = False
-    stochastic = False
 
     def __init__(
         self,
@@ -72,80 +98,204 @@ class RemoteRecommender:
         self.retries = retries
         self.max_response_mb = max_response_mb
         self.retrain_every = 1
+        self.stochastic = False
+        self.capabilities: frozenset[str] = frozenset()
+        self._conn: http.client.HTTPConnection | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RemoteRecommender:
+        """A copy is a new client: same settings, no session, no connection.
+
+        Two copies continuing one session would collide on sequence numbers; like a
+        scikit-learn ``clone``, a copy must be fitted before it recommends.
+        """
+        fresh = type(self)(
+            url=self.url,
+            timeout_s=self.timeout_s,
+            retries=self.retries,
+            max_response_mb=self.max_response_mb,
+        )
+        memo[id(self)] = fresh
+        return fresh
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_conn": None}
 
     # -- transport -----------------------------------------------------------------
-    def _request(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        url = self.url.rstrip("/") + path
-        raw = None if body is None else json.dumps(body).encode()
+    def _check_params(self) -> None:
+        check_range("RemoteRecommender.timeout_s", self.timeout_s, low=0, low_open=True, high=3600)
+        check_range("RemoteRecommender.retries", self.retries, low=0, high=10)
+        check_range("RemoteRecommender.max_response_mb", self.max_response_mb, low=0, low_open=True)
+        parts = urlsplit(str(self.url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("RemoteRecommender.url", self.url, "an http:// or https:// URL")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            parts = urlsplit(self.url)
+            kind = "HTTPSConnection" if parts.scheme == "https" else "HTTPConnection"
+            connect = getattr(http.client, kind)
+            self._conn = connect(parts.hostname or "", parts.port, timeout=self.timeout_s)
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _attempt(self, method: str, path: str, raw: bytes | None) -> tuple[int, bytes]:
+        """One request; the whole answer must arrive within ``timeout_s``."""
+        deadline = time.monotonic() + self.timeout_s
         limit = int(self.max_response_mb * 2**20)
-        last: Exception | None = None
+        conn = self._connection()
+        headers = {"Accept": "application/json"}
+        if raw is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=raw, headers=headers)
+            resp = conn.getresponse()
+            chunks, size = [], 0
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no complete answer within {self.timeout_s:g} s")
+                if conn.sock is not None:
+                    conn.sock.settimeout(remaining)
+                chunk = resp.read(1 << 16)  # closes the response at its end (read1 does not)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    self._drop_connection()
+                    raise self._fail(f"sent more than {self.max_response_mb:g} MB")
+            if resp.will_close:
+                self._drop_connection()
+            return resp.status, b"".join(chunks)
+        except RemoteRecommenderError:
+            raise
+        except (OSError, http.client.HTTPException) as exc:  # timeouts are OSErrors
+            self._drop_connection()
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise _RetryableError(what) from None
+
+    def _request(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Send ``body`` (GET when None) with retries; return the parsed JSON answer."""
+        base = urlsplit(self.url).path.rstrip("/")
+        raw = None if body is None else json.dumps(body).encode()
+        last = ""
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(0.1 * 2 ** (attempt - 1))
-            req = urllib.request.Request(
-                url,
-                data=raw,
-                method="GET" if raw is None else "POST",
-                headers={"Content-Type": "application/json"},
-            )
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                    payload = resp.read(limit + 1)
-            except urllib.error.HTTPError as exc:
-                if exc.code >= 500:
-                    last = exc
-                    continue
-                detail = exc.read(2000).decode(errors="replace")
-                raise RemoteRecommenderError(
-                    f"remote recommender at {url} answered HTTP {exc.code}: {detail}"
-                ) from exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                last = exc
+                status, payload = self._attempt("GET" if raw is None else "POST", base + path, raw)
+            except _RetryableError as exc:
+                last = f"no answer ({exc})"
                 continue
-            if len(payload) > limit:
-                raise RemoteRecommenderError(
-                    f"remote recommender at {url} sent more than {self.max_response_mb} MB"
-                )
+            if status >= 500:
+                last = f"HTTP {status}: {_error_text(payload)}"
+                continue
+            if status >= 400:
+                raise self._fail(f"answered {path} with HTTP {status}: {_error_text(payload)}")
+            if status != 200:
+                raise self._fail(f"answered {path} with HTTP {status} (expected 200)")
             try:
                 return json.loads(payload)
-            except ValueError as exc:
-                raise RemoteRecommenderError(
-                    f"remote recommender at {url} sent invalid JSON: {payload[:80]!r}"
-                ) from exc
-        raise RemoteRecommenderError(
-            f"remote recommender at {url} did not answer after {self.retries + 1} attempts "
-            f"(timeout {self.timeout_s} s): {last}"
+            except ValueError:
+                raise self._fail(f"sent invalid JSON for {path}: {payload[:80]!r}") from None
+        raise self._fail(
+            f"did not answer {path} after {self.retries + 1} attempts "
+            f"(timeout {self.timeout_s:g} s each); last: {last}"
         )
+
+    def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A request of this session: numbered, and its answer must echo the number."""
+        if not hasattr(self, "session_"):
+            raise RemoteRecommenderError(
+                f"remote recommender at {self.url}: fit() must come before {path}"
+            )
+        self.seq_ += 1
+        answer = self._request(path, {"session": self.session_, "seq": self.seq_, **body})
+        if not isinstance(answer, dict):
+            raise self._fail(f"answered {path} with {type(answer).__name__}, not an object")
+        if answer.get("session") != self.session_ or answer.get("seq") != self.seq_:
+            raise self._fail(
+                f"answered {path} seq {self.seq_} with the answer to another request "
+                f"(session {str(answer.get('session'))[:40]!r}, seq {answer.get('seq')!r})"
+            )
+        return answer
+
+    def _sync_call(self, path: str, body: dict[str, Any]) -> None:
+        """A request that changes the service's state; check what it says it holds."""
+        answer = self._call(path, body)
+        held = answer.get("state")
+        sent = {
+            "items": self.sync_.n_items,
+            "events": self.sync_.n_events,
+            "impressions": self.sync_.impressions,
+        }
+        if not isinstance(held, dict) or answer.get("ok") is not True:
+            raise self._fail(f"answered {path} without ok=true and its state: {str(answer)[:120]}")
+        for key, expected in sent.items():
+            if held.get(key) != expected:
+                raise self._fail(
+                    f"holds {held.get(key)!r} {key} after {path} seq {self.seq_}, but the audit "
+                    f"sent {expected}: it applied a request twice or missed one"
+                )
 
     # -- the recommender contract ----------------------------------------------------
     def fit(self, data: PlatformData) -> Self:
         """Send the platform's changes and ask the service to retrain."""
-        check_range("RemoteRecommender.timeout_s", self.timeout_s, low=0, low_open=True)
-        check_range("RemoteRecommender.retries", self.retries, low=0, high=10)
-        check_range("RemoteRecommender.max_response_mb", self.max_response_mb, low=0, low_open=True)
-        if not hasattr(self, "sync_"):
-            health = self._request("/v1/health")
-            if not isinstance(health, dict) or health.get("protocol") != PROTOCOL:
-                raise RemoteRecommenderError(
-                    f"{self.url} does not speak {PROTOCOL}: /v1/health said {str(health)[:200]}"
-                )
-            every = health.get("retrain_every", 1)
-            if not isinstance(every, int) or every < 1:
-                raise RemoteRecommenderError(f"{self.url}: bad retrain_every {every!r}")
-            self.retrain_every = every
-            self.service_name_ = str(health.get("name", "remote"))
-            self.sync_ = SyncState()
+        self._check_params()
+        if not hasattr(self, "session_"):
+            self._handshake()
         self.n_items_, self.step_ = data.n_items, int(data.step)
-        self._request("/v1/fit", {"sync": sync_payload(data, self.sync_)})
+        self._sync_call("/v1/fit", {"sync": sync_payload(data, self.sync_)})
         return self
+
+    def _handshake(self) -> None:
+        """Read ``/v1/health``, refuse an incompatible service, open a session."""
+        health = self._request("/v1/health")
+        if not isinstance(health, dict) or not compatible(health.get("protocol")):
+            said = health.get("protocol") if isinstance(health, dict) else str(health)[:80]
+            raise self._fail(
+                f"speaks protocol {said!r}; this ampaudit needs {PROTOCOL} "
+                "(same major version, minor version at least 1)"
+            )
+        every = health.get("retrain_every", 1)
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise self._fail(f"declared retrain_every={every!r}; need an integer >= 1")
+        caps = health.get("capabilities", [])
+        if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+            raise self._fail(f"declared capabilities={str(caps)[:80]}; need a list of strings")
+        stochastic = health.get("stochastic", False)
+        if not isinstance(stochastic, bool):
+            raise self._fail(f"declared stochastic={stochastic!r}; need true or false")
+        name, version = health.get("name"), health.get("version")
+        if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
+            raise self._fail("declared no name and version (non-empty strings) on /v1/health")
+        self.retrain_every = every
+        self.stochastic = stochastic
+        # observe is how every service learns the platform's changes: never optional
+        self.capabilities = frozenset({"observe", *(c for c in caps if c in CAPABILITIES)})
+        self.identity_ = {
+            "kind": "remote",
+            "name": name[:200],
+            "version": version[:100],
+            "url": self.url,
+        }
+        self.session_ = uuid.uuid4().hex
+        self.seq_ = 0
+        self.sync_ = SyncState()
 
     def observe(self, batch: StepBatch) -> None:
         """Send the step's changes, impressions and clicks."""
         self.n_items_, self.step_ = batch.data.n_items, int(batch.data.step)
-        self._request(
+        sync = sync_payload(batch.data, self.sync_)
+        self.sync_.impressions += len(batch.users)
+        self._sync_call(
             "/v1/observe",
             {
-                "sync": sync_payload(batch.data, self.sync_),
+                "sync": sync,
                 "impressions": {
                     "users": batch.users.tolist(),
                     "k": int(batch.slates.shape[1]),
@@ -159,23 +309,35 @@ class RemoteRecommender:
         self, users: np.ndarray, n: int, *, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """One request for the whole batch; the response is validated, never repaired."""
-        answer = self._request(
+        answer = self._call(
             "/v1/recommend",
             {
                 "step": self.step_,
                 "users": np.asarray(users).tolist(),
                 "n": int(n),
-                "rng_state": rng.bit_generator.state,
+                "rng_state": rng_state_to_json(rng.bit_generator.state),
             },
         )
         items, scores = self._validate(answer, len(users), n)
-        self._advance(rng, answer.get("rng_state"))
+        try:
+            state = rng_state_from_json(answer.get("rng_state"))
+        except ProtocolError as exc:
+            raise self._fail(f"sent an invalid generator state: {exc}") from None
+        rng.bit_generator.state = state
         return items, scores
 
     def related(self, items: np.ndarray, n: int) -> np.ndarray:
-        """Watch-next lists from the service (``-1`` padded), validated like slates."""
-        answer = self._request("/v1/related", {"items": np.asarray(items).tolist(), "n": int(n)})
-        ids, _ = self._validate({**answer, "scores": None}, len(items), n, scores=False)
+        """Watch-next lists from the service (``-1`` padded), validated like slates.
+
+        Raises
+        ------
+        RemoteRecommenderError
+            If the service does not declare the ``related`` capability.
+        """
+        if "related" not in self.capabilities:
+            raise self._fail("does not declare the optional 'related' capability")
+        answer = self._call("/v1/related", {"items": np.asarray(items).tolist(), "n": int(n)})
+        ids, _ = self._validate(answer, len(items), n, scores=False)
         return ids
 
     # -- validation ------------------------------------------------------------------
@@ -183,23 +345,24 @@ class RemoteRecommender:
         return RemoteRecommenderError(f"remote recommender at {self.url} {what}")
 
     def _validate(
-        self, answer: Any, n_rows: int, n: int, *, scores: bool = True
+        self, answer: dict[str, Any], n_rows: int, n: int, *, scores: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+        rows = answer.get("items")
+        if not isinstance(rows, list):
             raise self._fail(f"sent no 'items' list: {str(answer)[:120]}")
-        rows = answer["items"]
         if len(rows) != n_rows or any(not isinstance(r, list) or len(r) != n for r in rows):
             raise self._fail(f"sent items of the wrong shape (expected {n_rows} lists of {n})")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for r in rows for v in r):
+        if not all(type(v) is int for r in rows for v in r):
             raise self._fail("sent non-integer item ids")
-        items = np.array(rows, dtype=np.int64).reshape(n_rows, n)
-        bad = items[(items < -1) | (items >= self.n_items_)]
-        if bad.size:
+        items = np.array(rows, dtype=object).reshape(n_rows, n)
+        bad = [v for v in items.ravel().tolist() if not -1 <= v < self.n_items_]
+        if bad:
             raise self._fail(
-                f"sent item ids outside -1..{self.n_items_ - 1}: {sorted(set(bad.tolist()))[:5]}"
+                f"sent item ids outside -1..{self.n_items_ - 1}: {sorted(set(bad))[:5]}"
             )
+        items = items.astype(np.int64)
         if has_repeats(items):
-            raise self._fail("sent an item twice in one user's list")
+            raise self._fail("sent an item twice in one list")
         if not scores:
             return items, np.zeros(items.shape, dtype=np.float32)
         raw_scores = answer.get("scores")
@@ -210,24 +373,24 @@ class RemoteRecommender:
         ):
             raise self._fail(f"sent scores of the wrong shape (expected {n_rows} lists of {n})")
         flat = [v for r in raw_scores for v in r]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in flat):
+        if not all(type(v) in (int, float) for v in flat):
             raise self._fail("sent non-numeric scores")
         if any(math.isnan(v) for v in flat):
             raise self._fail("sent NaN scores")
-        return items, np.array(flat, dtype=np.float32).reshape(n_rows, n)
+        with np.errstate(over="ignore"):  # a finite float64 beyond float32 becomes ±inf
+            return items, np.array(flat, dtype=np.float32).reshape(n_rows, n)
 
-    def _advance(self, rng: np.random.Generator, state: Any) -> None:
-        """Move ``rng`` to the state the service reached, after checking its form."""
-        current = rng.bit_generator.state
-        if (
-            not isinstance(state, dict)
-            or state.get("bit_generator") != current["bit_generator"]
-            or not isinstance(state.get("state"), dict)
-            or set(state["state"]) != set(current["state"])
-            or not all(isinstance(v, int) for v in state["state"].values())
-        ):
-            raise self._fail(f"sent an invalid generator state: {str(state)[:120]}")
-        rng.bit_generator.state = state
+
+def _error_text(payload: bytes) -> str:
+    """The ``error`` a service put in its answer (or the answer's start), on one line."""
+    try:
+        parsed = json.loads(payload)
+        text = parsed.get("error") if isinstance(parsed, dict) else None
+    except ValueError:
+        text = None
+    if not isinstance(text, str):
+        text = payload[:_ERROR_CHARS].decode(errors="replace") or "(empty body)"
+    return " ".join(text.split())[:_ERROR_CHARS]
 
 
 @dataclass

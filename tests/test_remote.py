@@ -50,37 +50,88 @@ def test_related_over_http(stub):
     assert related.shape == (2, 3)
 
 
-@pytest.mark.parametrize(
-    ("mode", "expected"),
-    [
-        ("garbage", "sent invalid JSON"),
-        ("out_of_range", "sent item ids outside"),
-        ("stall", "did not answer after 2 attempts"),
-        ("drop", "did not answer after 2 attempts"),
-    ],
-)
+def _remote_audit(url, cwd, *extra):
+    return ampaudit(
+        "run",
+        "recommender=remote",
+        f"recommender.url={url}",
+        "recommender.timeout_s=1",
+        "recommender.retries=1",
+        "world=small",
+        "audit.n_steps=3",
+        "audit.replicates=1",
+        "audit.progress=false",
+        "audit.report=false",
+        *extra,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def _hostile(mode):
+    return running_service([sys.executable, str(PLUGINS / "hostile_service.py"), mode])
+
+
+#: The hostile-service matrix: mode -> what the one-line error must say.
+HOSTILE = {
+    "garbage": "sent invalid JSON for /v1/recommend",
+    "out_of_range": "sent item ids outside",
+    "nan": "sent NaN scores",
+    "slow": "did not answer /v1/recommend after 2 attempts (timeout 1 s each)",
+    "http500": "last: HTTP 500: model server overloaded",
+    "huge": "sent more than 1 MB",
+    "drop": "did not answer /v1/recommend after 2 attempts",
+    "replay": "with the answer to another request",
+    "rng_numbers": "rng_state.state.state must be a decimal string",
+    "double_apply": "it applied a request twice or missed one",
+}
+
+
+@pytest.mark.parametrize(("mode", "expected"), HOSTILE.items(), ids=list(HOSTILE))
 def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, expected):
-    with running_service([sys.executable, str(PLUGINS / "faulty_stub.py"), mode]) as url:
-        run = ampaudit(
-            "run",
-            "recommender=remote",
-            f"recommender.url={url}",
-            "recommender.timeout_s=1",
-            "recommender.retries=1",
-            "world=small",
-            "audit.n_steps=3",
-            "audit.replicates=1",
-            "audit.progress=false",
-            cwd=tmp_path,
-            timeout=120,
-        )
-    assert run.returncode == 1
-    assert f"ampaudit: error: remote recommender at {url}" in run.stderr
-    assert expected in run.stderr
+    with _hostile(mode) as url:
+        run = _remote_audit(url, tmp_path, "recommender.max_response_mb=1")
+    assert run.returncode == 1, run.stderr
+    errors = [line for line in run.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [errors[0]], run.stderr  # one line
+    assert errors[0].startswith(f"ampaudit: error: remote recommender at {url} ")
+    assert expected in errors[0]
     assert "Traceback" not in run.stderr
     runs = local_runs(tmp_path)
     assert runs
     assert {r.info.status for r in runs} == {"FAILED"}
+
+
+def test_a_resent_observe_is_answered_not_applied_twice(tmp_path):
+    """A conforming service answers the resend after a timeout from its memory."""
+    with _hostile("slow_once") as url:
+        run = _remote_audit(url, tmp_path, "seed=5", "tracking=none")
+    assert run.returncode == 0, run.stderr
+    local = ampaudit(
+        "run",
+        "recommender=popularity",
+        "world=small",
+        "audit.n_steps=3",
+        "audit.replicates=1",
+        "audit.progress=false",
+        "seed=5",
+        "tracking=none",
+        cwd=tmp_path,
+    )
+
+    def treatment_row(out):
+        return next(line for line in out.splitlines() if line.startswith("treatment")).split()[2:]
+
+    assert treatment_row(run.stdout) == treatment_row(local.stdout)
+
+
+def test_an_incompatible_protocol_is_refused_before_any_run(tmp_path):
+    with _hostile("old_protocol") as url:
+        run = _remote_audit(url, tmp_path)
+    assert run.returncode == 2
+    assert "speaks protocol 'ampaudit-recommender/1'; this ampaudit needs" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_unreachable_service_fails_before_any_run(tmp_path):
@@ -95,7 +146,7 @@ def test_unreachable_service_fails_before_any_run(tmp_path):
         timeout=120,
     )
     assert run.returncode == 2
-    assert "did not answer after 1 attempts" in run.stderr
+    assert "did not answer /v1/health after 1 attempts" in run.stderr
     assert not (tmp_path / "mlflow.db").exists()
 
 

@@ -6,7 +6,7 @@ Everything else in ampaudit imports from here; this package imports nothing abov
 from ampaudit.core.categories import CATEGORIES, CHANNELS
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.platform import InteractionLog, ItemView, PlatformData, StepBatch
-from ampaudit.core.protocols import Recommender
+from ampaudit.core.protocols import Recommender, offers
 from ampaudit.core.seeding import STREAMS, replicate_streams
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "Recommender",
     "StepBatch",
     "check_range",
+    "offers",
     "replicate_streams",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 
 from ampaudit.core.platform import PlatformData, StepBatch
 
-__all__ = ["Recommender"]
+__all__ = ["Recommender", "offers"]
 
 
 @runtime_checkable
@@ -47,3 +47,24 @@ class Recommender(Protocol):
         items and no items the user already consumed.
         """
         ...
+
+
+def offers(recommender: object, method: str) -> bool:
+    """Whether ``recommender`` offers the optional ``method`` (``observe``, ``related``).
+
+    A recommender that declares ``capabilities`` (the ``remote`` adapter, from what
+    its service declares) is taken at its word; otherwise the method's presence
+    decides. The conformance checks and the simulator ask the same question, so an
+    absent capability is skipped the same way in-process and over HTTP.
+
+    Examples
+    --------
+    >>> class Plain:
+    ...     def related(self, items, n): ...
+    >>> offers(Plain(), "related"), offers(Plain(), "observe")
+    (True, False)
+    """
+    declared = getattr(recommender, "capabilities", None)
+    if declared is not None:
+        return method in declared
+    return callable(getattr(recommender, method, None))
