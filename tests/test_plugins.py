@@ -103,3 +103,15 @@ def test_entry_point_plugin_is_checked_and_audited(installed_plugin, tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert "treatment (freshpop)" in run.stdout
+
+
+def test_observe_that_forgets_the_base_class_fails_only_the_freshness_check():
+    sys.path.insert(0, str(PLUGINS))
+    try:
+        target = resolve_recommender("stale_recommender:StaleObserveRecommender")
+        results = {r.name: r for r in check_recommender(target)}
+    finally:
+        sys.path.remove(str(PLUGINS))
+    failed = {name for name, r in results.items() if r.status == "fail"}
+    assert failed == {"check_observe_keeps_state_fresh"}, results
+    assert "super().observe(batch)" in results["check_observe_keeps_state_fresh"].message
