@@ -115,3 +115,19 @@ def test_observe_that_forgets_the_base_class_fails_only_the_freshness_check():
     failed = {name for name, r in results.items() if r.status == "fail"}
     assert failed == {"check_observe_keeps_state_fresh"}, results
     assert "super().observe(batch)" in results["check_observe_keeps_state_fresh"].message
+
+
+def test_check_summary_counts_skips_apart_from_passes(capsys):
+    from ampaudit.cli import check_command
+
+    sys.path.insert(0, str(PLUGINS))
+    try:
+        code = check_command(["broken_recommender:BrokenRecommender"])
+        results = check_recommender(resolve_recommender("broken_recommender:BrokenRecommender"))
+    finally:
+        sys.path.remove(str(PLUGINS))
+    n = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip")}
+    assert n["skip"] > 0  # the broken plugin has no observe, related or Conf
+    summary = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert summary == f"{n['pass']} passed, {n['fail']} failed, {n['skip']} skipped"
+    assert code == 1
