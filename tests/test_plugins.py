@@ -131,3 +131,15 @@ def test_check_summary_counts_skips_apart_from_passes(capsys):
     summary = capsys.readouterr().out.rstrip().splitlines()[-1]
     assert summary == f"{n['pass']} passed, {n['fail']} failed, {n['skip']} skipped"
     assert code == 1
+
+
+def test_help_texts_name_service_urls_as_targets(capsys):
+    from ampaudit.cli import check_command, main
+
+    assert main(["--help"]) == 0
+    usage = capsys.readouterr().out
+    check_usage = usage.split("check-recommender", 1)[1].split("serve-stub", 1)[0]
+    assert "http(s):// URL of a recommender service" in check_usage
+    with pytest.raises(SystemExit):
+        check_command(["--help"])
+    assert "http(s):// URL of a recommender service" in " ".join(capsys.readouterr().out.split())
