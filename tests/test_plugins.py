@@ -143,3 +143,31 @@ def test_help_texts_name_service_urls_as_targets(capsys):
     with pytest.raises(SystemExit):
         check_command(["--help"])
     assert "http(s):// URL of a recommender service" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["recommender=plugin", "recommender.name=popularity", "+recommender.params.windw=5"],
+            "recommender.params.windw=5 is not allowed: expected a parameter of "
+            "PopularityRecommender: window, retrain_every,",
+        ),
+        (
+            [
+                "recommender=popularity",
+                "recommender._target_=stale_recommender.StaleObserveRecommender",
+                "+recommender.foo=1",
+            ],
+            "recommender.foo=1 is not allowed: expected a parameter of "
+            "StaleObserveRecommender: window, retrain_every,",
+        ),
+    ],
+)
+def test_misspelt_parameter_is_one_line_naming_its_field(tmp_path, overrides, expected):
+    # a tiny audit, so that a regression (the key silently dropped) fails in seconds
+    tiny = ["world=small", "audit.n_steps=1", "audit.replicates=1", "audit.progress=false"]
+    run = cli("run", *overrides, *tiny, "tracking=none", extra_path=[PLUGINS], cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines() == [run.stderr.strip()]
+    assert run.stderr.startswith(f"ampaudit: error: {expected}")
