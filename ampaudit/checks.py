@@ -384,7 +384,12 @@ def check_config_mirrors_constructor(rec: Any) -> None:
     """``<Class>Conf`` has ``_target_`` and exactly the constructor's parameters and defaults."""
     conf = _conf_class(rec)
     if conf is None:
-        raise SkipCheck(f"no {type(rec).__name__}Conf dataclass in {type(rec).__module__}")
+        name, group = type(rec).__name__, "recommender" if hasattr(rec, "fit") else "interventions"
+        raise SkipCheck(
+            f"no {name}Conf dataclass in {type(rec).__module__} (optional: add one beside the "
+            f"class, with _target_ and exactly the constructor's parameters and defaults, so "
+            f"Hydra type-checks a configs/{group}/<name>.yaml for it)"
+        )
     params = {k: p.default for k, p in inspect.signature(type(rec)).parameters.items()}
     conf_fields = {f.name: getattr(conf(), f.name) for f in fields(conf)}
     target = conf_fields.pop("_target_", None)

@@ -171,3 +171,16 @@ def test_misspelt_parameter_is_one_line_naming_its_field(tmp_path, overrides, ex
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().splitlines() == [run.stderr.strip()]
     assert run.stderr.startswith(f"ampaudit: error: {expected}")
+
+
+def test_missing_conf_skip_says_what_the_dataclass_is_for(installed_plugin):
+    sys.path.insert(0, str(installed_plugin))
+    try:
+        results = {r.name: r for r in check_recommender(resolve_recommender("freshpop"))}
+    finally:
+        sys.path.remove(str(installed_plugin))
+    skip = results["check_config_mirrors_constructor"]
+    assert skip.status == "skip"
+    assert "no FreshPopularityConf dataclass in mypkg (optional: add one" in skip.message
+    assert "_target_ and exactly the constructor's parameters and defaults" in skip.message
+    assert "Hydra type-checks a configs/recommender/<name>.yaml" in skip.message
