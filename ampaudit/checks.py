@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
+from ampaudit.core.platform import InteractionLog, ItemView, PlatformData, StepBatch
 from ampaudit.core.protocols import offers
 from ampaudit.core.ranking import has_repeats
 from ampaudit.recommenders.testing import toy_platform
@@ -255,6 +255,91 @@ def check_observe(rec: Any) -> None:
     _require(after.shape == items.shape, "recommend() broke after observe()")
 
 
+def _next_step(data: PlatformData, slates: np.ndarray) -> tuple[PlatformData, np.ndarray]:
+    """The platform one step after ``data``, and the slate position each user clicked.
+
+    Built from fresh arrays (``data`` stays as it was fitted), as the simulator's next
+    step would be: the first item of each slate is removed, each user consumes the
+    first other item of their slate, and three new items appear.
+    """
+    removed = np.unique(slates[:, 0][slates[:, 0] >= 0])
+    clicked = np.full(len(slates), -1, dtype=np.int64)
+    for i, row in enumerate(slates):
+        # a consumed item that was not also removed, so each rule is tested on its own
+        fresh = np.flatnonzero((row >= 0) & ~np.isin(row, removed))
+        if fresh.size:
+            clicked[i] = fresh[0]
+    rows = np.flatnonzero(clicked >= 0)
+    n_new, old, step = 3, data.items, data.step + 1
+    n_creators = data.follows.shape[1]
+    rng = np.random.default_rng(1)
+    features = rng.standard_normal((n_new, old.features.shape[1])).astype(np.float32)
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    available = np.concatenate([old.available, np.ones(n_new, dtype=bool)])
+    available[removed] = False
+    items = ItemView(
+        features=np.concatenate([old.features, features]),
+        created=np.concatenate([old.created, np.full(n_new, step, dtype=old.created.dtype)]),
+        creator=np.concatenate(
+            [old.creator, np.arange(n_new, dtype=old.creator.dtype) % n_creators]
+        ),
+        score=np.concatenate([old.score, rng.random(n_new).astype(old.score.dtype)]),
+        available=available,
+    )
+    log = InteractionLog(data.n_users)
+    for s in np.unique(data.log.steps):  # the old events, then this step's
+        at = data.log.steps == s
+        log.append(data.log.users[at], data.log.items[at], int(s), data.log.channels[at])
+    log.append(USERS[rows], slates[rows, clicked[rows]], step, np.zeros(len(rows), dtype=np.int8))
+    oracle = None
+    if data.oracle is not None:
+        old_oracle, n_items = data.oracle, len(items)
+
+        def oracle(users: np.ndarray) -> np.ndarray:
+            utility = np.zeros((len(users), n_items), dtype=np.float32)
+            utility[:, : old.features.shape[0]] = old_oracle(users)
+            return utility
+
+    nxt = PlatformData(
+        step=step,
+        n_users=data.n_users,
+        items=items,
+        log=log,
+        follows=data.follows.copy(),
+        social=None if data.social is None else data.social.copy(),
+        oracle=oracle,
+    )
+    return nxt, clicked
+
+
+def check_observe_keeps_state_fresh(rec: Any) -> None:
+    """After ``observe`` of the next step, items removed or consumed since ``fit`` are not shown.
+
+    The simulator refits only every ``retrain_every`` steps but calls ``observe`` after
+    every step, so between refits ``batch.data`` is the only fresh platform view.
+    """
+    data = _platform()
+    rec.fit(data)
+    if not offers(rec, "observe"):
+        raise SkipCheck("no observe() method (optional)")
+    slates, _ = _recommend(rec)
+    nxt, clicked = _next_step(data, slates)
+    rec.observe(StepBatch(data=nxt, users=USERS.copy(), slates=slates, clicked=clicked))
+    after, _ = _recommend(rec)
+    hint = "observe() must keep batch.data (ScoringRecommender: call super().observe(batch))"
+    hit = np.intersect1d(_shown(after.ravel()), np.flatnonzero(~nxt.items.available))
+    _require(hit.size == 0, f"recommended items removed since fit {hit.tolist()}; {hint}")
+    if getattr(rec, "exclude_consumed", True) is False:
+        return  # repeats are allowed by configuration (as in check_no_consumed)
+    for i, (u, row) in enumerate(zip(USERS, after, strict=True)):
+        if clicked[i] >= 0:
+            item = slates[i, clicked[i]]
+            _require(
+                item not in _shown(row),
+                f"user {u} was recommended item {item}, consumed since fit; {hint}",
+            )
+
+
 def check_related(rec: Any) -> None:
     """``related`` (if offered) gives ``n`` valid, distinct ids per item, never the item itself."""
     data = _platform()
@@ -297,7 +382,12 @@ def check_config_mirrors_constructor(rec: Any) -> None:
     """``<Class>Conf`` has ``_target_`` and exactly the constructor's parameters and defaults."""
     conf = _conf_class(rec)
     if conf is None:
-        raise SkipCheck(f"no {type(rec).__name__}Conf dataclass in {type(rec).__module__}")
+        name, group = type(rec).__name__, "recommender" if hasattr(rec, "fit") else "interventions"
+        raise SkipCheck(
+            f"no {name}Conf dataclass in {type(rec).__module__} (optional: add one beside the "
+            f"class, with _target_ and exactly the constructor's parameters and defaults, so "
+            f"Hydra type-checks a configs/{group}/<name>.yaml for it)"
+        )
     params = {k: p.default for k, p in inspect.signature(type(rec)).parameters.items()}
     conf_fields = {f.name: getattr(conf(), f.name) for f in fields(conf)}
     target = conf_fields.pop("_target_", None)
@@ -327,6 +417,7 @@ CHECKS: tuple[Callable[[Any], None], ...] = (
     check_cold_start_user,
     check_batch_consistency,
     check_observe,
+    check_observe_keeps_state_fresh,
     check_related,
     check_hyperparameters_stored_unchanged,
     check_config_mirrors_constructor,

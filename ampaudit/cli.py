@@ -20,7 +20,8 @@ commands:
                        --multirun recommender=random,popularity,mf, --help for the config)
   check-recommender TARGET
                        run the conformance suite on a recommender: a built-in name, an
-                       installed plugin name, or an import path (package.module:Class)
+                       installed plugin name, an import path (package.module:Class), or
+                       the http(s):// URL of a recommender service (the remote adapter)
   serve-stub --recommender NAME [--port N]
                        serve a built-in recommender over the HTTP protocol on 127.0.0.1
                        (the reference implementation of a platform's service)
@@ -228,7 +229,11 @@ def serve_command(args: list[str]) -> int:
 def check_command(args: list[str]) -> int:
     """``ampaudit check-recommender TARGET``: one line per check; 1 if any fails."""
     parser = argparse.ArgumentParser(prog="ampaudit check-recommender")
-    parser.add_argument("target", help="built-in name, plugin name or package.module:Class")
+    parser.add_argument(
+        "target",
+        help="built-in name, plugin name, package.module:Class, or the http(s):// URL of a "
+        "recommender service (e.g. one started with ampaudit serve-stub)",
+    )
     ns = parser.parse_args(args)
     from ampaudit.checks import check_recommender
     from ampaudit.core.errors import ConfigError
@@ -244,12 +249,9 @@ def check_command(args: list[str]) -> int:
     for r in results:
         line = f"{r.status.upper():4}  {r.name.ljust(width)}"
         print(f"{line}  {r.message}" if r.message else line)
-    failed = [r for r in results if r.status == "fail"]
-    print(
-        f"\n{len(results) - len(failed)} passed, {len(failed)} failed "
-        f"({sum(r.status == 'skip' for r in results)} of the passes skipped as not applicable)"
-    )
-    return 1 if failed else 0
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip")}
+    print(f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    return 1 if counts["fail"] else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,8 @@ names the field, the value and what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -18,7 +19,14 @@ from ampaudit.recommenders import CONFS, REGISTRY, PeopleRecommenderConf
 from ampaudit.simulations import BehaviorConf, GraphConf, WorldConf
 from ampaudit.sockpuppet import SockPuppetConf
 
-__all__ = ["AuditSection", "RunConf", "TrackingConf", "register_configs", "validate"]
+__all__ = [
+    "AuditSection",
+    "RunConf",
+    "TrackingConf",
+    "check_recommender_params",
+    "register_configs",
+    "validate",
+]
 
 #: Audit modes.
 MODES = ("compare", "sock_puppet")
@@ -203,6 +211,7 @@ def make_recommender(spec: Any, *, dry_run: bool = False) -> Any:
     target = getattr(spec, "_target_", None) or (
         spec.get("_target_") if hasattr(spec, "get") else None
     )
+    check_recommender_params(spec)
     try:
         rec = instantiate(spec)
     except InstantiationException as exc:
@@ -218,3 +227,62 @@ def make_recommender(spec: Any, *, dry_run: bool = False) -> Any:
             field_name = "recommender." + exc.field.rsplit(".", 1)[-1]
             raise ConfigError(field_name, exc.value, exc.allowed) from exc
     return rec
+
+
+#: Keys of a config node that Hydra reads itself instead of passing to the target.
+_HYDRA_KEYS = frozenset({"_target_", "_args_", "_recursive_", "_convert_", "_partial_"})
+
+
+def _items(node: Any) -> dict[str, Any]:
+    """The keys and values of a config node: a dataclass (with any extra keys) or a mapping."""
+    if node is None:
+        return {}
+    if is_dataclass(node):
+        return dict(vars(node))  # OmegaConf keeps keys added with ``+key=`` as attributes
+    return {str(k): v for k, v in node.items()}
+
+
+def check_recommender_params(spec: Any) -> None:
+    """Check the recommender config's parameter names against the constructor's signature.
+
+    Without this, a misspelt parameter surfaces as Hydra's instantiation error and is
+    reported against ``recommender._target_``. The plugin config's parameters live
+    under ``recommender.params``; any other config passes its keys to ``_target_``.
+    Constructors that take ``**kwargs`` are not checked, nor targets that cannot be
+    resolved (instantiation reports those).
+
+    Raises
+    ------
+    ConfigError
+        For the first parameter the constructor does not take, named by its field.
+    """
+    from hydra.utils import get_object
+
+    from ampaudit.plugins import load_recommender, resolve_recommender
+
+    items = _items(spec)
+    target = items.get("_target_")
+    if not isinstance(target, str):
+        return
+    try:
+        if get_object(target) is load_recommender:
+            cls = resolve_recommender(str(items.get("name")))
+            prefix, params = "recommender.params.", _items(items.get("params"))
+        else:
+            cls = get_object(target)
+            prefix = "recommender."
+            params = {k: v for k, v in items.items() if k not in _HYDRA_KEYS}
+        signature = inspect.signature(cls)
+    except (ConfigError, ImportError, AttributeError, TypeError, ValueError):
+        return
+    kinds = {p.kind for p in signature.parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [k for k, p in signature.parameters.items() if p.kind in named]
+    # a URL target resolves to functools.partial(RemoteRecommender, url=...)
+    name = getattr(cls, "__name__", None) or getattr(getattr(cls, "func", None), "__name__", "")
+    for key, value in params.items():
+        if key not in accepted:
+            allowed = ", ".join(accepted) if accepted else "(none)"
+            raise ConfigError(prefix + key, value, f"a parameter of {name}: {allowed}")

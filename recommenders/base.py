@@ -61,7 +61,12 @@ class ScoringRecommender:
         return self
 
     def observe(self, batch: StepBatch) -> None:
-        """Keep the latest platform view (new items, availability, log)."""
+        """Keep the latest platform view (new items, availability, log).
+
+        Subclasses that override ``observe`` must call ``super().observe(batch)``:
+        between refits this is the only way ``recommend`` learns of removed, new and
+        newly consumed items.
+        """
         self.data_ = batch.data
 
     def recommend(

@@ -7,7 +7,7 @@ from pathlib import Path
 import ampaudit.configs
 import pytest
 import yaml
-from ampaudit.recommenders import CONFS
+from ampaudit.recommenders import CONFS, PopularityRecommender
 
 from ampaudit.config import validate
 from ampaudit.core.errors import ConfigError
@@ -47,6 +47,54 @@ def test_unknown_recommender_target_is_a_config_error():
     conf.recommender = {"_target_": "nowhere.Missing"}
     with pytest.raises(ConfigError, match=r"recommender\._target_='nowhere\.Missing'"):
         validate(conf)
+
+
+PLUGIN = "ampaudit.plugins.load_recommender"
+POPULARITY = "PopularityRecommender: window, retrain_every, exclude_consumed, chunk_bytes$"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            {"_target_": PLUGIN, "name": "popularity", "params": {"windw": 5}},
+            r"^recommender\.params\.windw=5 is not allowed: expected a parameter of " + POPULARITY,
+        ),
+        (
+            {"_target_": "ampaudit.recommenders.PopularityRecommender", "foo": 1},
+            r"^recommender\.foo=1 is not allowed: expected a parameter of " + POPULARITY,
+        ),
+    ],
+)
+def test_unknown_recommender_parameter_is_reported_by_its_field(spec, expected):
+    conf = small_run_conf()
+    conf.recommender = spec
+    with pytest.raises(ConfigError, match=expected):
+        validate(conf)
+
+
+def test_extra_key_of_a_structured_recommender_config_is_reported_by_its_field():
+    conf = small_run_conf()
+    conf.recommender.foo = 1  # what OmegaConf.to_object keeps of ``+recommender.foo=1``
+    with pytest.raises(ConfigError, match=r"^recommender\.foo=1 is not allowed"):
+        validate(conf)
+
+
+class KwargsPopularity(PopularityRecommender):
+    """Takes ``**params``: their names cannot be checked before it is built."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+
+
+def test_kwargs_constructor_is_not_checked_by_name():
+    conf = small_run_conf()
+    conf.recommender = {
+        "_target_": PLUGIN,
+        "name": "tests.test_config:KwargsPopularity",
+        "params": {"window": 3},
+    }
+    validate(conf)
 
 
 @pytest.mark.parametrize("name", sorted(CONFS))
