@@ -19,7 +19,7 @@ SESSIONS = {}
 LOCK = threading.Lock()
 
 
-class Refused(Exception):
+class RefusedError(Exception):
     def __init__(self, status, message):
         super().__init__(message)
         self.status = status
@@ -52,7 +52,7 @@ class Session:
         for item in sync.get("restored", []):
             self.available[item] = True
         events = sync["events"]
-        for user, item in zip(events["users"], events["items"]):
+        for user, item in zip(events["users"], events["items"], strict=True):
             self.counts[item] += 1
             self.consumed.setdefault(user, set()).add(item)
         self.events += len(events["users"])
@@ -74,23 +74,23 @@ class Session:
 
 def serve(path, body):
     if path not in ("/v1/fit", "/v1/observe", "/v1/recommend", "/v1/related"):
-        raise Refused(404, f"no route {path}")
+        raise RefusedError(404, f"no route {path}")
     if path == "/v1/related":
-        raise Refused(404, "related is not offered")
+        raise RefusedError(404, "related is not offered")
     sid, seq = body.get("session"), body.get("seq")
     if not isinstance(sid, str) or not isinstance(seq, int) or seq < 1:
-        raise Refused(400, "session and seq are required")
+        raise RefusedError(400, "session and seq are required")
     with LOCK:
         session = SESSIONS.get(sid)
         if session is None:
             if seq != 1 or "n_users" not in body.get("sync", {}):
-                raise Refused(404, f"unknown session {sid}")
+                raise RefusedError(404, f"unknown session {sid}")
             session = SESSIONS[sid] = Session()
     with session.lock:
         if session.last is not None and seq == session.seq and session.last[0] == path:
             return session.last[1], session.last[2]
         if seq != session.seq + 1:
-            raise Refused(409, f"out of sequence: expected seq {session.seq + 1}")
+            raise RefusedError(409, f"out of sequence: expected seq {session.seq + 1}")
         status, answer = 200, None
         try:
             if path in ("/v1/fit", "/v1/observe"):
@@ -142,7 +142,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             self.send(*serve(self.path, body))
-        except Refused as exc:
+        except RefusedError as exc:
             self.send(exc.status, {"error": str(exc)})
         except ValueError as exc:
             self.send(400, {"error": f"not JSON: {exc}"})
