@@ -118,6 +118,9 @@ def run_from_config(cfg: DictConfig) -> Any:
             f"parent run={result.parent_run_id}"
         )
     print(f"Seed entropy {result.entropy}: add seed={result.entropy} to re-run exactly.")
+    if a.mode == "compare+sock_puppet":
+        print()
+        _sock_puppets(conf, tracker, params, companion_of=result.parent_run_id)
     _panel_report(tracker, result.parent_run_id, a.report)
     return result
 
@@ -149,7 +152,14 @@ def _panel_report(tracker: Any, parent_run_id: str | None, wanted: bool) -> None
     print(f"Panel report: {path} (also the parent run's report.html artifact)")
 
 
-def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
+def _sock_puppets(
+    conf: RunConf, tracker: Any, params: dict[str, str], *, companion_of: str | None = None
+) -> Any:
+    """Run and print a sock-puppet audit; ``companion_of``: the comparison it belongs to.
+
+    A companion audit shares the comparison's seed, is linked to it both ways by
+    tags (``companion_of``, ``sock_puppet_run``), and appears in its panel report.
+    """
     from ampaudit.audit import recommender_name
     from ampaudit.config import make_recommender
     from ampaudit.core.seeding import draw_entropy
@@ -164,6 +174,7 @@ def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
             tracker=tracker,
             params=params,
             overrides=_overrides(),
+            extra_tags={"companion_of": companion_of} if companion_of else None,
         )
     except RemoteRecommenderError as exc:
         _fail(str(exc), status=1)  # the runs are already marked FAILED
@@ -171,6 +182,10 @@ def _sock_puppets(conf: RunConf, tracker: Any, params: dict[str, str]) -> Any:
     print(sock_table(result))
     if tracker is not None:
         print(f"\nMLflow: {tracker.uri}  parent run={result.parent_run_id}")
+    if companion_of is not None:
+        if tracker is not None and result.parent_run_id is not None:
+            tracker.set_tags(companion_of, {"sock_puppet_run": result.parent_run_id})
+        return result
     print(f"Seed entropy {entropy}: add seed={entropy} to re-run exactly.")
     _panel_report(tracker, result.parent_run_id, conf.audit.report)
     return result

@@ -212,10 +212,12 @@ def run_audit(
     labels.update({arm: labels["treatment"] + arm for arm in arms[2:]})
     basis = amplification_basis(a.control)
     result = AuditResult(entropy=entropy, labels=labels, arms=arms)
+    from ampaudit.plugins import system_tags
     from ampaudit.tracking import parent_tags, provenance_tags
 
     base_tags = {
         "recommender": labels["treatment"],
+        **system_tags(conf.recommender),
         "control": labels["control"],
         "interventions": ",".join(conf.interventions) or "none",
         "amplification_basis": basis,

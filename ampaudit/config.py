@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Audit modes.
-MODES = ("compare", "sock_puppet")
+MODES = ("compare", "sock_puppet", "compare+sock_puppet")
 
 #: Named control baselines: any built-in recommender, or ``none`` (no feed).
 CONTROLS = ("none", *REGISTRY)
@@ -65,9 +65,11 @@ class AuditSection:
         Keep every impression and store the run as a platform-style impression log
         (``impressions.parquet``, ``items.parquet``, ``users.parquet`` artifacts), the
         input of ``ampaudit audit-log``.
-    mode : {"compare", "sock_puppet"}, default="compare"
+    mode : {"compare", "sock_puppet", "compare+sock_puppet"}, default="compare"
         ``compare`` runs control and treatment arms on a population;
-        ``sock_puppet`` walks scripted accounts through the recommender.
+        ``sock_puppet`` walks scripted accounts through the recommender;
+        ``compare+sock_puppet`` does both in one run, and the panel report of the
+        comparison holds the walks (one command from a recommender to a report).
     sock_puppet : SockPuppetConf
         Settings of the sock-puppet mode.
     report : bool, default=True
@@ -164,7 +166,7 @@ def validate(conf: RunConf) -> None:
     check_range("audit.max_replicates", a.max_replicates, low=a.replicates)
     if a.mode not in MODES:
         raise ConfigError("audit.mode", a.mode, f"one of {', '.join(MODES)}")
-    if a.mode == "sock_puppet":
+    if "sock_puppet" in a.mode:
         a.sock_puppet.validate()
     if a.control not in CONTROLS:
         raise ConfigError("audit.control", a.control, f"one of {', '.join(CONTROLS)}")

@@ -19,7 +19,15 @@ from typing import Any
 from ampaudit.core.errors import ConfigError
 from ampaudit.recommenders import REGISTRY
 
-__all__ = ["ENTRY_POINT_GROUP", "installed_plugins", "load_recommender", "resolve_recommender"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "describe_system",
+    "installed_plugins",
+    "load_recommender",
+    "resolve_recommender",
+    "system_label",
+    "system_tags",
+]
 
 ENTRY_POINT_GROUP = "ampaudit.recommenders"
 
@@ -72,3 +80,114 @@ def load_recommender(name: str, params: dict[str, Any] | None = None) -> Any:
     The Hydra target of ``configs/recommender/plugin.yaml``.
     """
     return resolve_recommender(name)(**dict(params or {}))
+
+
+def describe_system(spec: Any) -> dict[str, str]:
+    """Who an audit of the recommender config ``spec`` audits, for tags and reports.
+
+    Evidence is matched by this identity, so two systems audited in one experiment
+    never share a report: a built-in by its name and ampaudit's version, a plugin by
+    its entry-point name, distribution and version, a class by its import path and
+    distribution, a service by the ``name``/``version`` it declares and its URL.
+
+    Parameters
+    ----------
+    spec : mapping or dataclass
+        A recommender config (``_target_`` and the constructor's parameters).
+
+    Returns
+    -------
+    dict of str to str
+        ``kind`` (``built-in``, ``plugin``, ``class`` or ``remote``), ``name``,
+        ``distribution`` and ``version`` where known, ``url`` for a service.
+
+    Examples
+    --------
+    >>> from ampaudit.recommenders import PopularityRecommenderConf
+    >>> describe_system(PopularityRecommenderConf())["kind"]
+    'built-in'
+    """
+    get = (
+        spec.get if hasattr(spec, "get") else lambda key, default=None: getattr(spec, key, default)
+    )
+    target = str(get("_target_", ""))
+    if target == "ampaudit.plugins.load_recommender":
+        name = str(get("name"))
+        if name in REGISTRY:
+            return _ampaudit_system(name)
+        if name.startswith(("http://", "https://")):
+            return _remote_system(name, {})
+        plugin = installed_plugins().get(name)
+        if plugin is not None:
+            dist = plugin.dist
+            return {
+                "kind": "plugin",
+                "name": name,
+                "entry_point": plugin.value,
+                "distribution": dist.name if dist is not None else "unknown",
+                "version": dist.version if dist is not None else "unknown",
+            }
+        return _class_system(name.replace(":", "."))
+    from ampaudit.recommenders import CONFS
+
+    for name, conf in CONFS.items():
+        if conf._target_ == target and name != "remote":
+            return _ampaudit_system(name)
+    if target == CONFS["remote"]._target_:
+        return _remote_system(str(get("url")), spec)
+    return _class_system(target)
+
+
+def system_label(system: dict[str, str]) -> str:
+    """One line naming an audited system (also the key evidence is matched on).
+
+    Examples
+    --------
+    >>> system_label({"kind": "plugin", "name": "fresh", "distribution": "acme", "version": "1"})
+    'plugin fresh (acme 1)'
+    >>> system_label({"kind": "remote", "name": "ranker", "version": "3", "url": "http://h:1"})
+    'service ranker 3 at http://h:1'
+    """
+    if system.get("kind") == "remote":
+        return f"service {system['name']} {system['version']} at {system['url']}"
+    made_by = f"{system.get('distribution')} {system.get('version')}"
+    return f"{system.get('kind')} {system.get('name')} ({made_by})"
+
+
+def _ampaudit_system(name: str) -> dict[str, str]:
+    from ampaudit import __version__
+
+    return {"kind": "built-in", "name": name, "distribution": "ampaudit", "version": __version__}
+
+
+def _remote_system(url: str, spec: Any) -> dict[str, str]:
+    from hydra.utils import instantiate
+
+    from ampaudit.recommenders import RemoteRecommender
+
+    adapter = instantiate(spec) if spec else RemoteRecommender(url=url)
+    return adapter.describe()
+
+
+def _class_system(path: str) -> dict[str, str]:
+    """A class by import path: its distribution is looked up, the module is not imported."""
+    from importlib.metadata import packages_distributions, version
+
+    top = path.split(".", 1)[0]
+    dists = packages_distributions().get(top, [])
+    dist = dists[0] if dists else "unknown"
+    try:
+        ver = version(dist) if dists else "unknown"
+    except Exception:  # metadata without a version
+        ver = "unknown"
+    return {"kind": "class", "name": path, "distribution": dist, "version": ver}
+
+
+def system_tags(spec: Any) -> dict[str, str]:
+    """MLflow tags naming the system a recommender config audits.
+
+    ``system`` is :func:`system_label` (reports match evidence on it); the fields of
+    :func:`describe_system` follow as ``system.<field>``.
+    """
+    system = describe_system(spec)
+    return {"system": system_label(system), **{f"system.{k}": v for k, v in system.items()}}

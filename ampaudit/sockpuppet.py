@@ -189,18 +189,26 @@ def run_sock_puppets(
     tracker: Any = None,
     params: dict[str, str] | None = None,
     overrides: list[str] | None = None,
+    extra_tags: dict[str, str] | None = None,
 ) -> SockPuppetResult:
     """Run a sock-puppet audit for every replicate of ``conf`` (a validated RunConf).
 
     With a ``tracker``, the audit is a parent run with one child per replicate,
     tagged like a compare audit's (see :func:`ampaudit.audit.run_audit` for
-    ``params`` and ``overrides``) plus ``mode=sock_puppet``.
+    ``params`` and ``overrides``) plus ``mode=sock_puppet`` and ``extra_tags``
+    (``companion_of``: the comparison audit this one belongs to).
     """
     from ampaudit.audit import recommender_name  # audit → config → this module
+    from ampaudit.plugins import system_tags
     from ampaudit.tracking import parent_tags, provenance_tags
 
     label = recommender_name(conf.recommender)
-    tags = {"recommender": label, "mode": "sock_puppet", **provenance_tags(entropy)}
+    tags = {
+        "recommender": label,
+        **system_tags(conf.recommender),
+        "mode": "sock_puppet",
+        **provenance_tags(entropy),
+    }
     params = params or {}
     sp = conf.audit.sock_puppet
     n_cells = len(sp.personas) * N_CAT
@@ -217,7 +225,9 @@ def run_sock_puppets(
     try:
         if tracker is not None:
             only_parent = parent_tags(entropy, seed=conf.seed, params=params, overrides=overrides)
-            parent = tracker.start_parent(f"sock puppets: {label}", params, {**tags, **only_parent})
+            parent = tracker.start_parent(
+                f"sock puppets: {label}", params, {**tags, **only_parent, **(extra_tags or {})}
+            )
         for r in range(conf.audit.replicates):
             streams = replicate_streams(entropy, r)
             world = build_world(

@@ -345,6 +345,11 @@ class MlflowTracker:
         """Log single values (step 0) under their own keys, in batches."""
         self.log_series(run_id, {key: np.array([v]) for key, v in values.items()})
 
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Add (or overwrite) tags of a run, finished or not."""
+        for key, value in tags.items():
+            self.client.set_tag(run_id, key, value)
+
     def log_text(self, run_id: str, text: str, filename: str) -> None:
         """Store ``text`` as an artifact file of the run."""
         self.client.log_text(run_id, text, filename)

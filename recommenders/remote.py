@@ -252,8 +252,24 @@ class RemoteRecommender:
         self._sync_call("/v1/fit", {"sync": sync_payload(data, self.sync_)})
         return self
 
-    def _handshake(self) -> None:
-        """Read ``/v1/health``, refuse an incompatible service, open a session."""
+    def describe(self) -> dict[str, str]:
+        """Who this adapter audits, from ``/v1/health`` (no session is opened).
+
+        Returns
+        -------
+        dict of str to str
+            ``kind="remote"``, the ``name`` and ``version`` the service declares, and
+            its ``url``.
+        """
+        self._check_params()
+        return self._identity(self._health())
+
+    def _identity(self, health: dict[str, Any]) -> dict[str, str]:
+        name, version = health["name"], health["version"]
+        return {"kind": "remote", "name": name[:200], "version": version[:100], "url": self.url}
+
+    def _health(self) -> dict[str, Any]:
+        """``/v1/health``, checked: a compatible protocol and well-formed declarations."""
         health = self._request("/v1/health")
         if not isinstance(health, dict) or not compatible(health.get("protocol")):
             said = health.get("protocol") if isinstance(health, dict) else str(health)[:80]
@@ -261,28 +277,29 @@ class RemoteRecommender:
                 f"speaks protocol {said!r}; this ampaudit needs {PROTOCOL} "
                 "(same major version, minor version at least 1)"
             )
-        every = health.get("retrain_every", 1)
+        every = health.setdefault("retrain_every", 1)
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise self._fail(f"declared retrain_every={every!r}; need an integer >= 1")
-        caps = health.get("capabilities", [])
+        caps = health.setdefault("capabilities", [])
         if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
             raise self._fail(f"declared capabilities={str(caps)[:80]}; need a list of strings")
-        stochastic = health.get("stochastic", False)
+        stochastic = health.setdefault("stochastic", False)
         if not isinstance(stochastic, bool):
             raise self._fail(f"declared stochastic={stochastic!r}; need true or false")
         name, version = health.get("name"), health.get("version")
         if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
             raise self._fail("declared no name and version (non-empty strings) on /v1/health")
-        self.retrain_every = every
-        self.stochastic = stochastic
+        return health
+
+    def _handshake(self) -> None:
+        """Read ``/v1/health``, refuse an incompatible service, open a session."""
+        health = self._health()
+        self.retrain_every = health["retrain_every"]
+        self.stochastic = health["stochastic"]
         # observe is how every service learns the platform's changes: never optional
-        self.capabilities = frozenset({"observe", *(c for c in caps if c in CAPABILITIES)})
-        self.identity_ = {
-            "kind": "remote",
-            "name": name[:200],
-            "version": version[:100],
-            "url": self.url,
-        }
+        caps = (c for c in health["capabilities"] if c in CAPABILITIES)
+        self.capabilities = frozenset({"observe", *caps})
+        self.identity_ = self._identity(health)
         self.session_ = uuid.uuid4().hex
         self.seq_ = 0
         self.sync_ = SyncState()
