@@ -2,7 +2,8 @@
 
 Uses :class:`mlflow.tracking.MlflowClient` with explicit run ids (no global
 active-run state), logs per-step series in batches (per-value ``log_metric`` is
-~30× slower) and marks runs FAILED or KILLED when an audit stops early. The tracker
+~30× slower) and marks runs FAILED or KILLED when an audit stops early, tagged with
+the one-line cause (:data:`ERROR_TAG`). The tracker
 records which runs it has open; creating or ending a run and recording it happen with
 SIGINT and SIGTERM held, so a stop can never leave a run RUNNING that nobody knows of.
 """
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ERROR_TAG",
     "PARENT_TAG",
     "MlflowTracker",
     "arm_runs",
@@ -40,6 +42,10 @@ __all__ = [
 #: MLflow's tag linking a child run (one arm × replicate) to its audit's parent run.
 PARENT_TAG = "mlflow.parentRunId"
 
+#: Tag of a run ended FAILED or KILLED: why, in one line (see :func:`_error_reason`).
+ERROR_TAG = "error"
+
+_MAX_REASON_CHARS = 500
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_PARAMS_PER_BATCH = 100
 _MAX_PARAM_CHARS = 6000
@@ -225,6 +231,32 @@ def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
         yield items[i : i + size]
 
 
+def _error_reason(exc: BaseException) -> str:
+    r"""Why an audit stopped, in one line of at most 500 characters.
+
+    The first line of the message is the one a person reads; the rest (a service's
+    reply, a traceback) belongs in the log, not in a tag shown atop every report.
+
+    Examples
+    --------
+    >>> _error_reason(ValueError("bad reply\nfull body..."))
+    'ValueError: bad reply'
+    >>> _error_reason(KeyboardInterrupt("signal 15"))  # SIGTERM, as ampaudit.app raises it
+    'interrupted (signal 15)'
+    >>> _error_reason(KeyboardInterrupt())
+    'interrupted (Ctrl-C)'
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        lines = str(exc.args[0]).strip().splitlines() if exc.args else []
+        reason = f"interrupted ({lines[0] if lines else 'Ctrl-C'})"
+    else:
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    if len(reason) > _MAX_REASON_CHARS:
+        reason = reason[: _MAX_REASON_CHARS - 1] + "…"
+    return reason
+
+
 @contextlib.contextmanager
 def _interrupts_held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block ends, then deliver the first one.
@@ -361,21 +393,36 @@ class MlflowTracker:
             table.to_parquet(path, index=False)
             self.client.log_artifact(run_id, str(path))
 
-    def end(self, run_id: str, status: str = "FINISHED") -> None:
-        """Terminate a run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
+    def end(self, run_id: str, status: str = "FINISHED", *, reason: str | None = None) -> None:
+        """Terminate a run with ``FINISHED``, ``FAILED`` or ``KILLED``.
+
+        ``reason``, why it ended early, is stored as tag :data:`ERROR_TAG`.
+        """
         with _interrupts_held():
+            if reason is not None:
+                # the run must still end when its cause cannot be recorded
+                with contextlib.suppress(Exception):
+                    self.client.set_tag(run_id, ERROR_TAG, reason)
             self.client.set_terminated(run_id, status=status)
             if run_id in self.open_runs:
                 self.open_runs.remove(run_id)
 
     def end_after_error(self, exc: BaseException) -> None:
-        """Mark every open run KILLED (on Ctrl-C or SIGTERM) or FAILED, innermost first."""
-        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        for run_id in reversed(self.open_runs.copy()):
-            self.end_quietly(run_id, status)
+        """Mark every open run KILLED (on Ctrl-C or SIGTERM) or FAILED, innermost first.
 
-    def end_quietly(self, run_id: str, status: str) -> None:
+        Each is tagged :data:`ERROR_TAG` with ``exc`` in one line, so a report of the
+        audit can say why it stopped.
+        """
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        try:
+            reason = _error_reason(exc)
+        except Exception:  # a message that cannot be turned into text
+            reason = type(exc).__name__
+        for run_id in reversed(self.open_runs.copy()):
+            self.end_quietly(run_id, status, reason=reason)
+
+    def end_quietly(self, run_id: str, status: str, *, reason: str | None = None) -> None:
         """Terminate a run while handling another error: never raise from here."""
         # the error being handled is the one to report, not a failure to record it
         with contextlib.suppress(Exception):
-            self.end(run_id, status)
+            self.end(run_id, status, reason=reason)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
+from pathlib import Path
 
 import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
+from ampaudit.recommenders.testing import running_service
+from markupsafe import escape
 
 from ampaudit.report import build_report, load_audit, render_html, schema, transparency_report
 from ampaudit.report.analysis import COLUMNS, arm_key, comparison, findings, summary_metrics
 from ampaudit.report.html import number
 from ampaudit.report.source import AuditData
 from ampaudit.stats import mean_ci
-from tests.helpers import AUDIT, ampaudit, local_client, parent_run_id
+from ampaudit.tracking import PARENT_TAG
+from tests.helpers import AUDIT, ampaudit, local_client, local_runs, parent_run_id
 
 PAYLOAD = "<script>alert(1)</script>"
 
@@ -228,6 +233,41 @@ def test_running_audit_renders_what_has_finished(tmp_path):
     page = render_html(report)
     assert "parent run is RUNNING: 1 of 2" in page
     assert "Only one arm" in page
+
+
+def test_a_failed_audit_says_why_in_its_runs_and_its_report(tmp_path):
+    faulty = Path(__file__).parent / "plugins" / "faulty_stub.py"
+    with running_service([sys.executable, str(faulty), "garbage"]) as url:
+        run = ampaudit(
+            "run",
+            "recommender=remote",
+            f"recommender.url={url}",
+            "recommender.timeout_s=1",
+            "recommender.retries=0",
+            "world=small",
+            "audit.n_steps=3",
+            "audit.replicates=1",
+            "audit.progress=false",
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert run.returncode == 1, run.stderr
+    message = re.search(r"^ampaudit: error: (.*)$", run.stderr, re.MULTILINE).group(1)
+    assert "sent invalid JSON" in message
+    runs = local_runs(tmp_path)
+    assert {r.info.status for r in runs} == {"FAILED"}
+    reason = f"RemoteRecommenderError: {message}"
+    assert {r.data.tags.get("error") for r in runs} == {reason}
+    [parent] = [r.info.run_id for r in runs if PARENT_TAG not in r.data.tags]
+    proc = ampaudit("report", parent, "-o", "r.html", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"parent run is FAILED ({escape(reason)})" in (tmp_path / "r.html").read_text()
+    document = transparency_report(
+        build_report(load_audit(parent, uri=str(tmp_path / "mlflow.db")))
+    )
+    jsonschema.validate(document, schema())
+    assert document["audit"]["status"] == "FAILED"
+    assert any(f"FAILED ({reason})" in note for note in document["notes"])
 
 
 def test_missing_target_is_one_clear_error(tmp_path, audited):

@@ -126,3 +126,38 @@ def test_a_stop_landing_inside_create_run_leaves_no_run_running(tracker, monkeyp
     assert len(runs) == 2
     assert {r.info.status for r in runs} == {"KILLED"}
     assert tracker.open_runs == []
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "reason"),
+    [
+        (KeyboardInterrupt(), "KILLED", "interrupted (Ctrl-C)"),
+        (KeyboardInterrupt("signal 15"), "KILLED", "interrupted (signal 15)"),
+        (
+            RuntimeError("database is locked\nTraceback ..."),
+            "FAILED",
+            "RuntimeError: database is locked",
+        ),
+        (RuntimeError("x" * 10_000), "FAILED", "RuntimeError: " + "x" * 485 + "…"),
+    ],
+)
+def test_runs_ended_after_an_error_say_why(tracker, exc, status, reason):
+    parent = tracker.start_parent("audit", {}, {})
+    tracker.start_child(parent, "control-0", {}, {})
+    tracker.end_after_error(exc)
+    _, runs = _runs(tracker)
+    assert len(runs) == 2
+    assert {r.info.status for r in runs} == {status}
+    assert {r.data.tags.get("error") for r in runs} == {reason}
+
+
+def test_a_reason_that_cannot_be_recorded_still_ends_the_runs(tracker, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    tracker.start_parent("audit", {}, {})
+    monkeypatch.setattr(tracker.client, "set_tag", broken)
+    tracker.end_after_error(ValueError("boom"))
+    _, runs = _runs(tracker)
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert tracker.open_runs == []

@@ -6,6 +6,7 @@ of the class that uses it, so the text cannot drift from the code.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import re
@@ -22,6 +23,10 @@ GROUP_CLASSES: dict[str, str] = {
     "people": "ampaudit.recommenders.people.PeopleRecommender",
     "audit": "ampaudit.config.AuditSection",
 }
+
+#: The ``_target_`` of ``configs/recommender/plugin.yaml``: a factory that builds the
+#: plugin its ``name`` names, so the report describes that plugin, not the factory.
+PLUGIN_TARGET = "ampaudit.plugins.load_recommender"
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,8 @@ def parameter_docs(obj: Any) -> dict[str, str]:
     return {k: v for k, v in out.items() if k}
 
 
-def _ampaudit_class(target: str) -> Any:
-    """The class a dotted ``module.Class`` path names, or ``None``.
+def _ampaudit_object(target: str) -> Any:
+    """The object (class, function, ...) a dotted ``module.name`` path names, or ``None``.
 
     Only ampaudit's own modules are imported: a config read from a run or a table
     is untrusted, and importing a module it names would run that module's code.
@@ -97,12 +102,26 @@ def _ampaudit_class(target: str) -> Any:
         return None
 
 
+def _documented(target: str) -> list[Any]:
+    """What documents ``target``'s parameters, most basic first: a class's MRO, or a function.
+
+    Hydra's ``_target_`` may name any callable, not only a class. A
+    ``functools.partial`` is documented by what it wraps: its own docstring is the
+    generic one of ``partial``.
+    """
+    obj = _ampaudit_object(target)
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if inspect.isclass(obj):
+        return list(reversed(inspect.getmro(obj)))
+    return [obj] if callable(obj) else []
+
+
 def _docs(target: str) -> dict[str, str]:
-    """Parameter descriptions of the class ``target`` and its bases (its own words win)."""
-    cls = _ampaudit_class(target)
+    """Parameter descriptions of ``target`` (and of its bases: its own words win)."""
     out: dict[str, str] = {}
-    for base in reversed(inspect.getmro(cls)) if cls is not None else ():
-        out.update(parameter_docs(base))
+    for obj in _documented(target):
+        out.update(parameter_docs(obj))
     return out
 
 
@@ -190,13 +209,7 @@ def methodology(
             f"radicalised at opinion ≥ {behavior.get('radical_threshold', '?')}.",
             _rows(behavior, _docs(GROUP_CLASSES["behavior"])),
         ),
-        Section(
-            "Recommender audited",
-            f"{recommender} ({rec.get('_target_', '?')}), retrained from the interaction log "
-            f"as configured; slates of {audit.get('slate_size', '?')} items from "
-            f"{audit.get('n_candidates', '?')} candidates.",
-            _rows(rec, _docs(str(rec.get("_target_", "")))),
-        ),
+        _recommender_section(rec, recommender, audit),
     ]
     if people:
         sections.append(
@@ -240,12 +253,51 @@ def methodology(
     return sections
 
 
+def _recommender_section(rec: dict[str, Any], recommender: str, audit: dict[str, Any]) -> Section:
+    """The audited recommender; a plugin is described by its name and params."""
+    slates = (
+        f"slates of {audit.get('slate_size', '?')} items from "
+        f"{audit.get('n_candidates', '?')} candidates."
+    )
+    target = str(rec.get("_target_", ""))
+    if target != PLUGIN_TARGET:
+        return Section(
+            "Recommender audited",
+            f"{recommender} ({rec.get('_target_', '?')}), retrained from the interaction log "
+            f"as configured; {slates}",
+            _rows(rec, _docs(target)),
+        )
+    # the plugin's code is never imported here (the config is untrusted), so its
+    # parameters are listed as given, with no meaning beyond where they went
+    params = rec.get("params")
+    rows = [
+        (
+            "name",
+            _format(rec.get("name", "?")),
+            "Entry-point name (group ampaudit.recommenders) or import path of the plugin.",
+        ),
+        *(
+            (name, value, "Passed to the plugin's constructor.")
+            for name, value, _ in _rows(params, {}, "params.")
+        ),
+    ]
+    if len(rows) == 1:
+        rows.append(("params", "none", "The plugin ran with its own defaults."))
+    return Section(
+        "Recommender audited",
+        f"The installed plugin {_format(rec.get('name', '?'))} with the parameters below, "
+        f"retrained from the interaction log as configured; {slates}",
+        tuple(rows),
+    )
+
+
 def _summary(target: str) -> str:
-    """First paragraph of the docstring of the class ``target`` names, without its period."""
-    cls = _ampaudit_class(target)
-    if cls is None:
+    """First paragraph of the docstring of what ``target`` names, without its period."""
+    documented = _documented(target)
+    if not documented:
         return "An intervention whose class is not part of this ampaudit"
-    first = " ".join((inspect.getdoc(cls) or "").split("\n\n", 1)[0].split()).replace("``", "")
+    doc = inspect.getdoc(documented[-1]) or ""
+    first = " ".join(doc.split("\n\n", 1)[0].split()).replace("``", "")
     return first.rstrip(".") or "An intervention"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ampaudit.tracking import (
+    ERROR_TAG,
     PARENT_TAG,
     arm_runs,
     audit_runs,
@@ -180,8 +181,11 @@ def _from_run(
     finished = [c for c in children if c.info.status == "FINISHED"]
     status = run.info.status
     if status != "FINISHED":
+        # untrusted text like every tag; the page escapes it
+        reason = tags.get(ERROR_TAG)
+        cause = f" ({reason})" if reason else ""
         notes.append(
-            f"The audit's parent run is {status}: {len(finished)} of {len(children)} "
+            f"The audit's parent run is {status}{cause}: {len(finished)} of {len(children)} "
             "arm-replicate runs have finished, and this report shows only those."
         )
     finals: dict[str, dict[int, dict[str, float]]] = {}
