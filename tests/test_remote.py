@@ -100,6 +100,8 @@ def test_a_hostile_service_fails_the_run_with_one_clear_message(tmp_path, mode, 
     runs = local_runs(tmp_path)
     assert runs
     assert {r.info.status for r in runs} == {"FAILED"}
+    reason = "RemoteRecommenderError: " + errors[0].removeprefix("ampaudit: error: ")
+    assert {r.data.tags.get("error") for r in runs} == {reason}
 
 
 def test_a_resent_observe_is_answered_not_applied_twice(tmp_path):

@@ -236,7 +236,7 @@ def test_running_audit_renders_what_has_finished(tmp_path):
 
 
 def test_a_failed_audit_says_why_in_its_runs_and_its_report(tmp_path):
-    faulty = Path(__file__).parent / "plugins" / "faulty_stub.py"
+    faulty = Path(__file__).parent / "plugins" / "hostile_service.py"
     with running_service([sys.executable, str(faulty), "garbage"]) as url:
         run = ampaudit(
             "run",
