@@ -67,6 +67,11 @@ class Report:
         return self.data.labels.get("treatment", self.data.tags.get("recommender", "?"))
 
     @property
+    def system(self) -> str:
+        """The system audited: plugin distribution and version, or service name, version, URL."""
+        return self.data.tags.get("system") or f"{self.recommender} (identity not recorded)"
+
+    @property
     def baseline(self) -> str:
         """Label of the control arm."""
         return self.data.labels.get("control", self.data.tags.get("control", "?"))
@@ -227,8 +232,9 @@ def _gaps(report: Report) -> list[str]:
         notes.append("No opinion histograms were recorded: the before/after figure is left out.")
     if data.sock is None and data.tags.get("mode") != "sock_puppet":
         notes.append(
-            "No sock-puppet audit of this recommender is in the experiment; run one with "
-            "audit.mode=sock_puppet to add depth curves."
+            "No sock-puppet audit of this system is in the experiment; run the audit with "
+            "audit.mode=compare+sock_puppet (or one with audit.mode=sock_puppet) to add "
+            "depth curves."
         )
     stored = data.stored_summary
     if stored:

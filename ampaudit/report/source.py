@@ -26,7 +26,7 @@ from ampaudit.tracking import (
     user_tags,
 )
 
-__all__ = ["AuditData", "ReportSourceError", "load_audit"]
+__all__ = ["AuditData", "Evidence", "ReportSourceError", "load_audit", "same_system"]
 
 #: Per-step series the figures draw.
 SERIES = ("cons_share.extreme", "rec_share.extreme", "radicalised")
@@ -40,6 +40,25 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 class ReportSourceError(ValueError):
     """The TARGET of a report does not exist or holds no audit."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a part of a report comes from: an audit run and the runs under it.
+
+    Attributes
+    ----------
+    what : str
+        ``"comparison"`` or ``"sock-puppet walks"``.
+    run_id : str
+        The audit's parent run.
+    runs : tuple of str
+        Its finished arm × replicate (or walk replicate) runs that the report used.
+    """
+
+    what: str
+    run_id: str
+    runs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -83,6 +102,8 @@ class AuditData:
     #: The comparison table the audit stored on its parent run (``summary.*``,
     #: ``paired.*``), to check the report's numbers against.
     stored_summary: dict[str, float] = field(default_factory=dict)
+    #: The runs the report's numbers come from.
+    evidence: list[Evidence] = field(default_factory=list)
 
 
 def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
@@ -212,21 +233,68 @@ def _from_run(
     )
     if tags.get("mode") == "sock_puppet":
         data.sock = _sock(client, finished)
+        data.evidence.append(_evidence("sock-puppet walks", run, finished))
         notes.append("This is a sock-puppet audit: it has depth curves but no arms to compare.")
         return data
+    data.evidence.append(_evidence("comparison", run, finished))
     data.series = _series(client, run_id, finished)
-    # compared in Python, not in a search filter: the tag values are untrusted text
-    companion = [
-        r
-        for r in (parents if parents is not None else audit_runs(client, run.info.experiment_id))
-        if r.data.tags.get("mode") == "sock_puppet"
-        and r.data.tags.get("recommender") == tags.get("recommender")
-        and r.info.status == "FINISHED"
-    ]
-    if companion:
-        sock_children = arm_runs(client, companion[0])
-        data.sock = _sock(client, [c for c in sock_children if c.info.status == "FINISHED"])
+    companion = _companion(client, run, parents)
+    if companion is not None:
+        walks = [c for c in arm_runs(client, companion) if c.info.status == "FINISHED"]
+        data.sock = _sock(client, walks)
+        data.evidence.append(_evidence("sock-puppet walks", companion, walks))
     return data
+
+
+def _evidence(what: str, audit: Any, children: list[Any]) -> Evidence:
+    return Evidence(what, audit.info.run_id, tuple(sorted(c.info.run_id for c in children)))
+
+
+def same_system(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Whether two audits' tags name the same audited system.
+
+    By the ``system`` tag (a plugin's distribution and version, a service's declared
+    name, version and URL); audits from before that tag are matched by recommender
+    label, but never with an audit that has it.
+
+    Examples
+    --------
+    >>> same_system({"system": "service r 1 at http://a"}, {"system": "service r 1 at http://b"})
+    False
+    >>> same_system({"recommender": "mf"}, {"recommender": "mf"})
+    True
+    """
+    if "system" in a or "system" in b:
+        return a.get("system") == b.get("system")
+    return a.get("recommender") == b.get("recommender")
+
+
+def _companion(client: Any, run: Any, parents: list[Any] | None) -> Any:
+    """The finished sock-puppet audit of the same system as compare audit ``run``.
+
+    The one the run itself links to (``audit.mode=compare+sock_puppet``), else the
+    latest in the experiment that audited the same system (:func:`same_system`).
+    """
+    from mlflow.exceptions import MlflowException
+
+    linked = run.data.tags.get("sock_puppet_run")
+    if linked and _RUN_ID.fullmatch(linked):
+        try:
+            walk = client.get_run(linked)
+        except MlflowException:
+            walk = None
+        if walk is not None and walk.info.status == "FINISHED":
+            return walk
+    tags = user_tags(run)
+    # compared in Python, not in a search filter: the tag values are untrusted text
+    for other in parents if parents is not None else audit_runs(client, run.info.experiment_id):
+        if (
+            other.data.tags.get("mode") == "sock_puppet"
+            and other.info.status == "FINISHED"
+            and same_system(user_tags(other), tags)
+        ):
+            return other
+    return None
 
 
 def _series(client: Any, run_id: str, finished: list[Any]) -> Any:

@@ -51,6 +51,10 @@ def transparency_report(report: Report) -> dict[str, Any]:
             "run_id": data.run_id,
             "status": data.status,
             "recommender": report.recommender,
+            "system": data.tags.get("system"),
+            "evidence": [
+                {"what": e.what, "run_id": e.run_id, "runs": list(e.runs)} for e in data.evidence
+            ],
             "baseline": report.baseline,
             "interventions": report.interventions,
             "horizon_steps": report.n_steps,
