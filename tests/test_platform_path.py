@@ -7,13 +7,20 @@ OpenAPI document alone, with no ampaudit import, and without ``related``.
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from ampaudit.recommenders.testing import running_service
 
+from ampaudit.report.browser import find_chromium, visit
 from tests.helpers import ampaudit, local_runs, parent_run_id
+from tests.test_readme import README, plugin_section, python_blocks
 
 PLUGINS = Path(__file__).parent / "plugins"
 #: A quick audit: both arms, a few steps, and the walks in the same run.
@@ -94,3 +101,84 @@ def test_tags_name_the_service_audited(tmp_path, target):
         "0.9",
         url,
     )
+
+
+# -- the README's three commands, exactly as written ------------------------------------
+
+
+def readme_commands(marker):
+    """The ``ampaudit`` argument lists of the bash block after ``<!-- marker``."""
+    text = README.read_text()
+    block = re.search(r"```bash\n(.*?)```", text[text.index(f"<!-- {marker}") :], re.DOTALL)
+    lines = [shlex.split(line) for line in block.group(1).strip().splitlines()]
+    assert [line[0] for line in lines] == [".venv/bin/ampaudit"] * 3, lines
+    return [line[1:] for line in lines]
+
+
+def run_readme(commands, cwd, env=None):
+    """Check, audit, report; returns the report's text as headless Chromium shows it."""
+    check, audit, report = (ampaudit(*args, cwd=cwd, env=env, timeout=900) for args in commands)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert re.fullmatch(
+        r"\d+ passed, 0 failed, [12] skipped", check.stdout.strip().splitlines()[-1]
+    )
+    assert "SKIP  check_related" in check.stdout  # neither offers watch-next lists
+    assert audit.returncode == 0, audit.stderr
+    assert "Sock-puppet audit of" in audit.stdout
+    assert report.returncode == 0, report.stderr
+    chromium = find_chromium()
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (see .ci/run)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    seen = visit(cwd / "report.html", chromium=chromium)
+    assert seen.console == []
+    assert "sock-puppet walks: audit run" in seen.text
+    return seen.text
+
+
+def test_readme_commands_take_a_plugin_package_to_a_panel_report(tmp_path):
+    """A package of its own, outside the tree, installed for real with its entry point."""
+    package = tmp_path / "acme"
+    (package / "mypackage").mkdir(parents=True)
+    section = plugin_section()
+    example = next(b for b in python_blocks(section) if b.startswith("# mypackage/recs.py"))
+    (package / "mypackage" / "__init__.py").write_text("")
+    (package / "mypackage" / "recs.py").write_text(example)
+    entry_points = re.search(r"```toml\n(.*?)```", section, re.DOTALL).group(1)
+    (package / "pyproject.toml").write_text(
+        textwrap.dedent("""\
+            [build-system]
+            requires = ["setuptools>=61"]
+            build-backend = "setuptools.build_meta"
+
+            [project]
+            name = "acme-recency"
+            version = "0.4.2"
+
+            [tool.setuptools]
+            packages = ["mypackage"]
+
+            """)
+        + entry_points
+    )
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*pip, "--target", str(site), str(package)],
+        check=True,
+        timeout=300,
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    text = run_readme(readme_commands("platform-plugin"), cwd, env)
+    assert "plugin recency_boost (acme-recency 0.4.2)" in text
+
+
+def test_readme_commands_take_a_service_to_a_panel_report(tmp_path):
+    commands = readme_commands("platform-service")
+    with stdlib_service("acme-ranker", "2.3.0") as url:
+        port_8765 = "http://127.0.0.1:8765"
+        text = run_readme([[a.replace(port_8765, url) for a in c] for c in commands], tmp_path)
+    assert f"service acme-ranker 2.3.0 at {url}" in text
