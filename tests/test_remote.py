@@ -162,3 +162,39 @@ def test_a_service_that_does_not_print_its_url_is_a_clear_error():
         running_service([sys.executable, "-c", "print('no port free')"]),
     ):
         pass
+
+
+def test_two_sweep_workers_audit_one_service_at_once(tmp_path, stub):
+    """joblib runs two audits in parallel against one service: sessions keep them apart."""
+    url = stub("popularity")
+
+    def sweep(cwd, *recommender):
+        cwd.mkdir()
+        proc = ampaudit(
+            "run",
+            "--multirun",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            *recommender,
+            "seed=1,2",
+            "world=small",
+            "audit.n_steps=4",
+            "audit.replicates=1",
+            "audit.progress=false",
+            "audit.report=false",
+            cwd=cwd,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr
+        children = [r for r in local_runs(cwd) if "arm" in r.data.tags]
+        return {
+            (r.data.tags["seed_entropy"], r.data.tags["arm"]): {
+                k: v for k, v in r.data.metrics.items() if k.startswith("final.")
+            }
+            for r in children
+        }
+
+    remote = sweep(tmp_path / "remote", "recommender=remote", f"recommender.url={url}")
+    local = sweep(tmp_path / "local", "recommender=popularity")
+    assert len(remote) == 4
+    assert remote == local
