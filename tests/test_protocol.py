@@ -44,7 +44,14 @@ class Recording(RemoteRecommender):
 def test_live_traffic_conforms_to_the_spec():
     import threading
 
-    server = make_server(RecommenderService(PopularityRecommender(), "popularity"), port=0)
+    class Counting(RecommenderService):
+        served = 0
+
+        def handle(self, path, body):
+            Counting.served += 1
+            return super().handle(path, body)
+
+    server = make_server(Counting(PopularityRecommender(), "popularity"), port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         rec = Recording(url=f"http://127.0.0.1:{server.server_address[1]}")
@@ -64,6 +71,7 @@ def test_live_traffic_conforms_to_the_spec():
         server.server_close()
     paths = [p for p, _, _ in rec.traffic_]
     assert paths == ["/v1/health", "/v1/fit", "/v1/recommend", "/v1/observe"]
+    assert Counting.served == 3  # each POST once: nothing was silently resent
     for path, body, answer in rec.traffic_:
         op = SPEC["paths"][path]["post" if body is not None else "get"]
         if body is not None:
@@ -71,3 +79,27 @@ def test_live_traffic_conforms_to_the_spec():
             OAS30Validator(_inline(schema)).validate(body)
         response = _inline(op["responses"]["200"])
         OAS30Validator(response["content"]["application/json"]["schema"]).validate(answer)
+
+
+def test_generator_state_on_the_wire_is_exact_and_checked():
+    import json
+
+    import pytest
+    from ampaudit.recommenders.protocol import (
+        ProtocolError,
+        rng_state_from_json,
+        rng_state_to_json,
+    )
+
+    rng = np.random.default_rng(2**100)
+    rng.integers(2**32)  # leaves a cached 32-bit half: has_uint32 = 1
+    state = rng.bit_generator.state
+    wire = json.loads(json.dumps(rng_state_to_json(state)))
+    assert rng_state_from_json(wire) == state
+    literal = {**wire, "state": {k: int(v) for k, v in wire["state"].items()}}
+    as_doubles = {**wire, "state": {k: str(float(v)) for k, v in wire["state"].items()}}
+    too_big = {**wire, "state": {**wire["state"], "inc": str(2**128)}}
+    no_cache = {k: v for k, v in wire.items() if k != "has_uint32"}
+    for bad in (literal, as_doubles, too_big, no_cache, {**wire, "uinteger": -1}, None):
+        with pytest.raises(ProtocolError):
+            rng_state_from_json(bad)
