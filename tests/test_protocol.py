@@ -103,3 +103,30 @@ def test_generator_state_on_the_wire_is_exact_and_checked():
     for bad in (literal, as_doubles, too_big, no_cache, {**wire, "uinteger": -1}, None):
         with pytest.raises(ProtocolError):
             rng_state_from_json(bad)
+
+
+def test_the_spec_states_what_the_adapter_enforces():
+    """Limits, exclusions and sync semantics are in the spec, with the adapter's defaults."""
+    from ampaudit.recommenders import RemoteRecommenderConf
+    from ampaudit.recommenders.protocol import PROTOCOL
+
+    text = " ".join(SPEC["info"]["description"].split())
+    conf = RemoteRecommenderConf()
+    worst = (conf.retries + 1) * conf.timeout_s + sum(0.1 * 2**i for i in range(conf.retries))
+    for fact in (
+        f"`timeout_s` seconds (default {conf.timeout_s:g})",
+        f"up to `retries` times (default {conf.retries})",
+        f"`max_response_mb` (default {conf.max_response_mb:g}) MB",
+        f"({worst:g} s with the defaults)",
+        "MUST NOT contain items that are currently removed, nor items the user already consumed",
+        "are complete snapshots",
+        "are deltas",
+        "a service that draws nothing returns the state unchanged",
+    ):
+        assert fact in text, fact
+    health = SPEC["components"]["schemas"]["Health"]
+    assert PROTOCOL.rsplit("/", 1)[1] == SPEC["info"]["version"]
+    assert {"name", "version"} <= set(health["required"])
+    rng = SPEC["components"]["schemas"]["RngState"]
+    assert set(rng["required"]) == {"bit_generator", "state", "has_uint32", "uinteger"}
+    assert rng["properties"]["state"]["properties"]["inc"]["type"] == "string"
