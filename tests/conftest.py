@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 
 import numpy as np
 import pytest
@@ -55,3 +56,29 @@ def audited(tmp_path_factory):
     proc = ampaudit("run", *AUDIT, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return cwd, parent_run_id(proc.stdout)
+
+
+@pytest.fixture
+def installed_plugin(tmp_path):
+    """A package with an ``ampaudit.recommenders`` entry point, found on PYTHONPATH."""
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text(
+        textwrap.dedent('''
+        from ampaudit.recommenders import PopularityRecommender
+
+        class FreshPopularity(PopularityRecommender):
+            """Popularity over a short window."""
+
+            def __init__(self, *, window=3, retrain_every=1, exclude_consumed=True,
+                         chunk_bytes=64 * 2**20):
+                super().__init__(window=window, retrain_every=retrain_every,
+                                 exclude_consumed=exclude_consumed, chunk_bytes=chunk_bytes)
+    ''')
+    )
+    dist = tmp_path / "mypkg-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[ampaudit.recommenders]\nfreshpop = mypkg:FreshPopularity\n"
+    )
+    return tmp_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -73,3 +74,10 @@ def audit_model(
         recommender_rng=np.random.default_rng(seed + 1),
         interventions=list(interventions),
     )
+
+
+def cli(*args, extra_path=(), cwd=None):
+    """:func:`ampaudit` with ``extra_path`` prepended to ``PYTHONPATH`` (installed plugins)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), env.get("PYTHONPATH", "")])
+    return ampaudit(*args, cwd=cwd, env=env, timeout=300)

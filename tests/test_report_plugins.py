@@ -11,9 +11,7 @@ import jsonschema
 
 from ampaudit.report import schema
 from ampaudit.report.methodology import methodology
-from tests.helpers import ampaudit, parent_run_id
-from tests.test_plugins import cli
-from tests.test_plugins import installed_plugin as installed_plugin  # a fixture, shared
+from tests.helpers import ampaudit, cli, parent_run_id
 
 
 def _recommender_section(config):
@@ -35,6 +33,7 @@ def test_plugin_audit_reports_from_its_run_its_json_and_its_table(installed_plug
         cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr
+    assert "treatment (freshpop)" in run.stdout
     assert "Panel report not written" not in run.stdout
     assert "Panel report: " in run.stdout
     parent = parent_run_id(run.stdout)
