@@ -28,6 +28,9 @@ from .protocol import PROTOCOL, ProtocolError, csr_from_json, rng_state_from_jso
 __all__ = ["PlatformMirror", "RecommenderService", "make_server"]
 
 MAX_REQUEST_BYTES = 512 * 2**20
+#: Ids in one answer (rows × n): beyond this a request is refused with 400, because
+#: its answer would not fit the memory it takes to build (nor the adapter's 64 MB).
+MAX_ANSWER_IDS = 2**22
 #: Sessions kept at once; the least recently used is forgotten beyond this.
 MAX_SESSIONS = 32
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -67,6 +70,11 @@ def _count(value: Any, name: str, *, low: int = 0) -> int:
     if type(value) is not int or value < low:
         raise RequestError(400, f"{name} must be an integer >= {low}")
     return value
+
+
+def _answer_size(n_rows: int, n: int) -> None:
+    if n_rows * n > MAX_ANSWER_IDS:
+        raise RequestError(400, f"an answer of {n_rows} lists of {n} exceeds {MAX_ANSWER_IDS} ids")
 
 
 def _outcome(serve: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
@@ -363,6 +371,7 @@ class RecommenderService:
             raise RequestError(400, str(exc)) from None
         users = _ints(body.get("users"), "users", high=session.mirror.n_users)
         n = _count(body.get("n"), "n", low=1)
+        _answer_size(len(users), n)
         _count(body.get("step"), "step")
         rng = np.random.default_rng()
         rng.bit_generator.state = state
@@ -382,6 +391,7 @@ class RecommenderService:
             raise RequestError(400, "fit must come before related")
         items = _ints(body.get("items"), "items", high=session.mirror.data.n_items)
         n = _count(body.get("n"), "n", low=1)
+        _answer_size(len(items), n)
         return {"items": np.asarray(related(items, n)).tolist()}
 
 

@@ -477,3 +477,15 @@ def test_recommend_refuses_what_fuzzing_found(spoiled):
     _assert_one_line(caught.value)
     assert "scores beyond" in str(caught.value) or "generator state" in str(caught.value)
     assert rng.bit_generator.state == before
+
+
+@pytest.mark.parametrize("path", ["/v1/recommend", "/v1/related"])
+@pytest.mark.parametrize("n", [10**8, 10**12])
+def test_an_answer_too_large_to_build_is_refused(service, path, n):
+    """Found by probing past the fuzzing budget: n=10**12 was a 500 (MemoryError)."""
+    sid = _open_session(service)
+    body = {"session": sid, "seq": 2, "step": 0, "users": [0], "items": [0], "n": n}
+    status, answer = _post(service, path, {**body, "rng_state": GOOD_STATE})
+    assert status in (400, 404), answer  # 404: popularity does not offer related
+    if status == 400:
+        assert "exceeds" in answer["error"]
