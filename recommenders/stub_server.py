@@ -342,7 +342,10 @@ class RecommenderService:
         if not isinstance(imp, dict):
             raise RequestError(400, "impressions must be an object")
         k = _count(imp.get("k"), "impressions.k", low=1)
-        n_users = session.mirror.n_users or (body.get("sync") or {}).get("n_users") or 0
+        sync = body.get("sync")
+        # before the session's first applied sync, its users are the ones this sync declares
+        first = sync.get("n_users") if isinstance(sync, dict) else None
+        n_users = session.mirror.n_users or first or 0
         users = _ints(imp.get("users"), "impressions.users", high=n_users)
         clicked = _ints(imp.get("clicked"), "impressions.clicked", low=-1, high=k)
         slates = _ints(imp.get("slates"), "impressions.slates", low=-1)

@@ -489,3 +489,13 @@ def test_an_answer_too_large_to_build_is_refused(service, path, n):
     assert status in (400, 404), answer  # 404: popularity does not offer related
     if status == 400:
         assert "exceeds" in answer["error"]
+
+
+def test_observe_after_a_refused_opening_takes_any_sync(service):
+    """Found by probing: a session whose first fit was refused, then a sync that is a list."""
+    sid = uuid.uuid4().hex
+    refused = {"sync": {**OPENING["sync"], "follows": {}}}
+    assert _post(service, "/v1/fit", {"session": sid, "seq": 1, **refused})[0] == 400
+    impressions = {"users": [], "k": 1, "slates": [], "clicked": []}
+    body = {"session": sid, "seq": 2, "sync": [1], "impressions": impressions}
+    assert _post(service, "/v1/observe", body)[0] == 400
