@@ -53,6 +53,7 @@ PROTOCOL = f"{PROTOCOL_NAME}/{PROTOCOL_VERSION[0]}.{PROTOCOL_VERSION[1]}"
 CAPABILITIES = ("related",)
 
 _PROTOCOL = re.compile(rf"{PROTOCOL_NAME}/(\d+)(?:\.(\d+))?")
+_WORD = re.compile(r"[0-9]{1,39}")
 _U128 = 2**128
 _U32 = 2**32
 
@@ -121,7 +122,8 @@ def rng_state_from_json(wire: Any) -> dict[str, Any]:
         raise ProtocolError("rng_state.state must hold exactly 'state' and 'inc'")
     parsed = {}
     for key, text in words.items():
-        if not isinstance(text, str) or not text.isdigit() or int(text) >= _U128:
+        # the spec's pattern [0-9]{1,39}: str.isdigit alone also takes "²", which int refuses
+        if not isinstance(text, str) or not _WORD.fullmatch(text) or int(text) >= _U128:
             raise ProtocolError(
                 f"rng_state.state.{key} must be a decimal string of an integer in [0, 2**128): "
                 f"{str(text)[:60]!r}"
@@ -129,7 +131,7 @@ def rng_state_from_json(wire: Any) -> dict[str, Any]:
         parsed[key] = int(text)
     has = wire.get("has_uint32")
     value = wire.get("uinteger")
-    if has not in (0, 1) or isinstance(has, bool):
+    if type(has) is not int or has not in (0, 1):  # not 1.0 or True
         raise ProtocolError(f"rng_state.has_uint32 must be 0 or 1: {has!r}")
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _U32:
         raise ProtocolError(f"rng_state.uinteger must be an integer in [0, 2**32): {value!r}")

@@ -392,10 +392,14 @@ class RemoteRecommender:
         flat = [v for r in raw_scores for v in r]
         if not all(type(v) in (int, float) for v in flat):
             raise self._fail("sent non-numeric scores")
-        if any(math.isnan(v) for v in flat):
+        try:
+            values = [float(v) for v in flat]
+        except OverflowError:  # a JSON integer beyond any float: no score to rank by
+            raise self._fail("sent scores beyond the float range") from None
+        if any(math.isnan(v) for v in values):
             raise self._fail("sent NaN scores")
         with np.errstate(over="ignore"):  # a finite float64 beyond float32 becomes ±inf
-            return items, np.array(flat, dtype=np.float32).reshape(n_rows, n)
+            return items, np.array(values, dtype=np.float32).reshape(n_rows, n)
 
 
 def _error_text(payload: bytes) -> str:

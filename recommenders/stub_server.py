@@ -28,9 +28,20 @@ from .protocol import PROTOCOL, ProtocolError, csr_from_json, rng_state_from_jso
 __all__ = ["PlatformMirror", "RecommenderService", "make_server"]
 
 MAX_REQUEST_BYTES = 512 * 2**20
+#: Ids in one answer (rows × n): beyond this a request is refused with 400, because
+#: its answer would not fit the memory it takes to build (nor the adapter's 64 MB).
+MAX_ANSWER_IDS = 2**22
 #: Sessions kept at once; the least recently used is forgotten beyond this.
 MAX_SESSIONS = 32
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: The protocol's paths and the one method each answers.
+_ROUTES = {
+    "/v1/health": "GET",
+    "/v1/fit": "POST",
+    "/v1/observe": "POST",
+    "/v1/recommend": "POST",
+    "/v1/related": "POST",
+}
 
 
 class RequestError(ValueError):
@@ -45,9 +56,13 @@ def _ints(values: Any, name: str, *, low: int = 0, high: int | None = None) -> n
     """A JSON list of integers in ``[low, high)`` as int64, or a 400."""
     if not isinstance(values, list) or not all(type(v) is int for v in values):
         raise RequestError(400, f"{name} must be a list of integers")
-    arr = np.array(values, dtype=object).astype(np.int64) if values else np.zeros(0, np.int64)
+    out_of_range = RequestError(400, f"{name} must lie in [{low}, {'' if high is None else high})")
+    try:
+        arr = np.array(values, dtype=object).astype(np.int64) if values else np.zeros(0, np.int64)
+    except OverflowError:  # beyond int64, so beyond any range the protocol allows
+        raise out_of_range from None
     if arr.size and (arr.min() < low or (high is not None and arr.max() >= high)):
-        raise RequestError(400, f"{name} must lie in [{low}, {high if high is not None else ''})")
+        raise out_of_range
     return arr
 
 
@@ -55,6 +70,11 @@ def _count(value: Any, name: str, *, low: int = 0) -> int:
     if type(value) is not int or value < low:
         raise RequestError(400, f"{name} must be an integer >= {low}")
     return value
+
+
+def _answer_size(n_rows: int, n: int) -> None:
+    if n_rows * n > MAX_ANSWER_IDS:
+        raise RequestError(400, f"an answer of {n_rows} lists of {n} exceeds {MAX_ANSWER_IDS} ids")
 
 
 def _outcome(serve: Callable[[], Any]) -> tuple[int, dict[str, Any]]:
@@ -104,15 +124,19 @@ class PlatformMirror:
         if not isinstance(payload, dict):
             raise RequestError(400, "sync must be an object")
         step = _count(payload.get("step"), "sync.step")
-        start = "n_users" in payload
-        n_users = _count(payload["n_users"], "sync.n_users", low=1) if start else self.n_users
-        if not start and self.data is None:
+        # Only the first sync starts the mirror: a later one carrying n_users would
+        # otherwise drop the items and events the session already holds.
+        start = self.data is None
+        if start and "n_users" not in payload:
             raise RequestError(400, "the first sync of a session must carry n_users and follows")
+        if not start and "n_users" in payload:
+            raise RequestError(400, "sync.n_users belongs to the first sync of a session only")
+        n_users = _count(payload["n_users"], "sync.n_users", low=1) if start else self.n_users
         follows = social = None
-        if start:
+        if start or "follows" in payload:  # later snapshots replace the graphs
             follows = self._csr(payload.get("follows"), "sync.follows", rows=n_users)
-            if "social" in payload:
-                social = self._csr(payload["social"], "sync.social", rows=n_users)
+        if "social" in payload:
+            social = self._csr(payload["social"], "sync.social", rows=n_users)
         n_old = 0 if start else len(self._created)
         new = payload.get("new_items")
         parts = self._new_items(new, n_old) if new else None
@@ -140,6 +164,10 @@ class PlatformMirror:
                 social=social,
             )
         assert self.data is not None
+        if follows is not None:
+            self.data.follows = follows
+        if social is not None:
+            self.data.social = social
         if parts is not None:
             features, created, creator, score = parts
             self._features = features if n_old == 0 else np.concatenate([self._features, features])
@@ -314,7 +342,10 @@ class RecommenderService:
         if not isinstance(imp, dict):
             raise RequestError(400, "impressions must be an object")
         k = _count(imp.get("k"), "impressions.k", low=1)
-        n_users = session.mirror.n_users or (body.get("sync") or {}).get("n_users") or 0
+        sync = body.get("sync")
+        # before the session's first applied sync, its users are the ones this sync declares
+        first = sync.get("n_users") if isinstance(sync, dict) else None
+        n_users = session.mirror.n_users or first or 0
         users = _ints(imp.get("users"), "impressions.users", high=n_users)
         clicked = _ints(imp.get("clicked"), "impressions.clicked", low=-1, high=k)
         slates = _ints(imp.get("slates"), "impressions.slates", low=-1)
@@ -343,6 +374,7 @@ class RecommenderService:
             raise RequestError(400, str(exc)) from None
         users = _ints(body.get("users"), "users", high=session.mirror.n_users)
         n = _count(body.get("n"), "n", low=1)
+        _answer_size(len(users), n)
         _count(body.get("step"), "step")
         rng = np.random.default_rng()
         rng.bit_generator.state = state
@@ -362,6 +394,7 @@ class RecommenderService:
             raise RequestError(400, "fit must come before related")
         items = _ints(body.get("items"), "items", high=session.mirror.data.n_items)
         n = _count(body.get("n"), "n", low=1)
+        _answer_size(len(items), n)
         return {"items": np.asarray(related(items, n)).tolist()}
 
 
@@ -381,6 +414,33 @@ def make_server(service: RecommenderService, host: str = "127.0.0.1", port: int 
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
+
+        def parse_request(self) -> bool:
+            """Answer a method the path does not serve with a JSON 405 (or 404), not a 501 page.
+
+            ``http.server`` answers a method without a ``do_`` handler (PUT, TRACE, ...)
+            with 501, an HTML page a client takes for a failure of the service.
+            """
+            if not super().parse_request():
+                return False
+            allowed = _ROUTES.get(self.path)
+            if self.command == allowed or (allowed is None and self.command in ("GET", "POST")):
+                return True
+            self.close_connection = True  # any body it sent stays unread
+            if allowed is None:
+                status, body = 404, {"error": f"no route {self.command} {self.path}"}
+            else:
+                status, body = 405, {"error": f"{self.path} answers {allowed} only"}
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            if allowed is not None:
+                self.send_header("Allow", allowed)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":  # a HEAD answer has headers only
+                self.wfile.write(raw)
+            return False
 
         def do_GET(self) -> None:
             if self.path == "/v1/health":

@@ -8,8 +8,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ampaudit.recommenders
 import numpy as np
+import yaml
 from mlflow.tracking import MlflowClient
+
+#: The protocol's OpenAPI document, as the package ships it.
+SPEC = yaml.safe_load((Path(ampaudit.recommenders.__file__).parent / "openapi.yaml").read_text())
+
+
+def inline_refs(node):
+    """``node`` of :data:`SPEC` with local $refs replaced by what they name (no cycles)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = SPEC
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            return inline_refs(target)
+        return {k: inline_refs(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [inline_refs(v) for v in node]
+    return node
+
 
 #: A real audit with two interventions, small enough for a few seconds.
 AUDIT = [

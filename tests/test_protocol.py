@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import ampaudit.recommenders
 import numpy as np
-import yaml
 from ampaudit.recommenders import PopularityRecommender, RemoteRecommender
 from ampaudit.recommenders.stub_server import RecommenderService, make_server
 from ampaudit.recommenders.testing import toy_platform
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-SPEC = yaml.safe_load((Path(ampaudit.recommenders.__file__).parent / "openapi.yaml").read_text())
-
-
-def _inline(node):
-    """Replace local $refs with the schemas they name (the spec has no cycles)."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target = SPEC
-            for part in node["$ref"].lstrip("#/").split("/"):
-                target = target[part]
-            return _inline(target)
-        return {k: _inline(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline(v) for v in node]
-    return node
+from tests.helpers import SPEC, inline_refs
 
 
 def test_spec_is_valid_openapi():
@@ -76,8 +58,8 @@ def test_live_traffic_conforms_to_the_spec():
         op = SPEC["paths"][path]["post" if body is not None else "get"]
         if body is not None:
             schema = op["requestBody"]["content"]["application/json"]["schema"]
-            OAS30Validator(_inline(schema)).validate(body)
-        response = _inline(op["responses"]["200"])
+            OAS30Validator(inline_refs(schema)).validate(body)
+        response = inline_refs(op["responses"]["200"])
         OAS30Validator(response["content"]["application/json"]["schema"]).validate(answer)
 
 
