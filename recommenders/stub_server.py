@@ -23,7 +23,17 @@ import numpy as np
 
 from ampaudit.core.platform import InteractionLog, ItemView, PlatformData, StepBatch
 
-from .protocol import PROTOCOL, ProtocolError, csr_from_json, rng_state_from_json, rng_state_to_json
+from .protocol import (
+    ARRAYS_MEDIA_TYPE,
+    PROTOCOL,
+    ProtocolError,
+    accepts_arrays,
+    arrays_to_bytes,
+    csr_from_json,
+    loads,
+    rng_state_from_json,
+    rng_state_to_json,
+)
 
 __all__ = ["PlatformMirror", "RecommenderService", "make_server"]
 
@@ -43,11 +53,16 @@ class RequestError(ValueError):
 
 def _ints(values: Any, name: str, *, low: int = 0, high: int | None = None) -> np.ndarray:
     """A JSON list of integers in ``[low, high)`` as int64, or a 400."""
-    if not isinstance(values, list) or not all(type(v) is int for v in values):
+    # one C-level pass over the types (bool is not int here), then numpy does the rest
+    if not isinstance(values, list) or not set(map(type, values)) <= {int}:
         raise RequestError(400, f"{name} must be a list of integers")
-    arr = np.array(values, dtype=object).astype(np.int64) if values else np.zeros(0, np.int64)
+    span = f"{name} must lie in [{low}, {high if high is not None else ''})"
+    try:
+        arr = np.array(values, dtype=np.int64)
+    except OverflowError:  # beyond int64
+        raise RequestError(400, span) from None
     if arr.size and (arr.min() < low or (high is not None and arr.max() >= high)):
-        raise RequestError(400, f"{name} must lie in [{low}, {high if high is not None else ''})")
+        raise RequestError(400, span)
     return arr
 
 
@@ -347,9 +362,10 @@ class RecommenderService:
         rng = np.random.default_rng()
         rng.bit_generator.state = state
         items, scores = session.recommender.recommend(users, n, rng=rng)
+        # arrays, not lists: the handler encodes them as the client accepts (binary or JSON)
         return {
-            "items": items.tolist(),
-            "scores": scores.astype(float).tolist(),
+            "items": np.asarray(items),
+            "scores": np.asarray(scores, dtype=np.float32),
             "rng_state": rng_state_to_json(rng.bit_generator.state),
         }
 
@@ -363,6 +379,13 @@ class RecommenderService:
         items = _ints(body.get("items"), "items", high=session.mirror.data.n_items)
         n = _count(body.get("n"), "n", low=1)
         return {"items": np.asarray(related(items, n)).tolist()}
+
+
+def _plain(value: Any) -> Any:
+    """NumPy arrays and scalars in an answer as JSON-ready Python values."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def make_server(service: RecommenderService, host: str = "127.0.0.1", port: int = 0):
@@ -379,9 +402,22 @@ def make_server(service: RecommenderService, host: str = "127.0.0.1", port: int 
             pass  # keep audits quiet; errors are returned to the client
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
-            raw = json.dumps(body, allow_nan=True).encode()
+            media = "application/json"
+            if (
+                status == 200
+                and self.path == "/v1/recommend"
+                and "items" in body
+                and accepts_arrays(self.headers.get("Accept"))
+            ):
+                media = ARRAYS_MEDIA_TYPE
+                header = {k: v for k, v in body.items() if k not in ("items", "scores")}
+                raw = arrays_to_bytes(header, body["items"], body["scores"])
+            else:
+                # Python's json, not orjson: orjson would write NaN and ±inf as null,
+                # and -inf is how ranked lists pad their scores
+                raw = json.dumps(body, allow_nan=True, default=_plain).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", media)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
@@ -405,7 +441,7 @@ def make_server(service: RecommenderService, host: str = "127.0.0.1", port: int 
                 return
             raw = self.rfile.read(length)
             try:
-                body = json.loads(raw)
+                body = loads(raw)
             except ValueError as exc:
                 self._send(400, {"error": f"the body is not JSON: {exc}"})
                 return
