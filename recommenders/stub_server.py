@@ -381,6 +381,18 @@ class RecommenderService:
         return {"items": np.asarray(related(items, n)).tolist()}
 
 
+def _encode(body: dict[str, Any], *, arrays: bool) -> tuple[str, bytes]:
+    """``(media type, bytes)`` of an answer: the binary arrays when ``arrays``, else JSON."""
+    if arrays and "items" in body:
+        header = {k: v for k, v in body.items() if k not in ("items", "scores")}
+        try:
+            return ARRAYS_MEDIA_TYPE, arrays_to_bytes(header, body["items"], body["scores"])
+        except (ValueError, TypeError, OverflowError):
+            pass  # arrays the layout cannot hold (a recommender's bug): JSON shows them as is
+    # Python's json, not orjson: orjson writes NaN and ±inf as null, and -inf pads scores
+    return "application/json", json.dumps(body, allow_nan=True, default=_plain).encode()
+
+
 def _plain(value: Any) -> Any:
     """NumPy arrays and scalars in an answer as JSON-ready Python values."""
     if isinstance(value, np.ndarray | np.generic):
@@ -402,20 +414,12 @@ def make_server(service: RecommenderService, host: str = "127.0.0.1", port: int 
             pass  # keep audits quiet; errors are returned to the client
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
-            media = "application/json"
-            if (
+            arrays = (
                 status == 200
                 and self.path == "/v1/recommend"
-                and "items" in body
                 and accepts_arrays(self.headers.get("Accept"))
-            ):
-                media = ARRAYS_MEDIA_TYPE
-                header = {k: v for k, v in body.items() if k not in ("items", "scores")}
-                raw = arrays_to_bytes(header, body["items"], body["scores"])
-            else:
-                # Python's json, not orjson: orjson would write NaN and ±inf as null,
-                # and -inf is how ranked lists pad their scores
-                raw = json.dumps(body, allow_nan=True, default=_plain).encode()
+            )
+            media, raw = _encode(body, arrays=arrays)
             self.send_response(status)
             self.send_header("Content-Type", media)
             self.send_header("Content-Length", str(len(raw)))

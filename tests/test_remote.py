@@ -376,3 +376,25 @@ def test_json_infinity_padding_is_read():
         items, scores = _recommend_through(url)
     assert (items[:, -1] == -1).all()
     assert np.isneginf(scores[:, -1]).all()
+
+
+def test_arrays_the_layout_cannot_hold_are_answered_in_json():
+    """A recommender's malformed output reaches the adapter (as JSON) and is named."""
+    import threading
+
+    from ampaudit.recommenders import PopularityRecommender, RemoteRecommenderError
+    from ampaudit.recommenders.stub_server import RecommenderService, make_server
+
+    class Ragged(PopularityRecommender):
+        def recommend(self, users, n, *, rng):
+            items, scores = super().recommend(users, n, rng=rng)
+            return items, scores[:, :-1]
+
+    server = make_server(RecommenderService(Ragged(), "ragged"), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RemoteRecommenderError, match="sent scores of the wrong shape"):
+            _recommend_through(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
