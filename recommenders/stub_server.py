@@ -23,7 +23,17 @@ import numpy as np
 
 from ampaudit.core.platform import InteractionLog, ItemView, PlatformData, StepBatch
 
-from .protocol import PROTOCOL, ProtocolError, csr_from_json, rng_state_from_json, rng_state_to_json
+from .protocol import (
+    ARRAYS_MEDIA_TYPE,
+    PROTOCOL,
+    ProtocolError,
+    accepts_arrays,
+    arrays_to_bytes,
+    csr_from_json,
+    loads,
+    rng_state_from_json,
+    rng_state_to_json,
+)
 
 __all__ = ["PlatformMirror", "RecommenderService", "make_server"]
 
@@ -54,15 +64,16 @@ class RequestError(ValueError):
 
 def _ints(values: Any, name: str, *, low: int = 0, high: int | None = None) -> np.ndarray:
     """A JSON list of integers in ``[low, high)`` as int64, or a 400."""
-    if not isinstance(values, list) or not all(type(v) is int for v in values):
+    # one C-level pass over the types (bool is not int here), then numpy does the rest
+    if not isinstance(values, list) or not set(map(type, values)) <= {int}:
         raise RequestError(400, f"{name} must be a list of integers")
-    out_of_range = RequestError(400, f"{name} must lie in [{low}, {'' if high is None else high})")
+    span = f"{name} must lie in [{low}, {high if high is not None else ''})"
     try:
-        arr = np.array(values, dtype=object).astype(np.int64) if values else np.zeros(0, np.int64)
-    except OverflowError:  # beyond int64, so beyond any range the protocol allows
-        raise out_of_range from None
+        arr = np.array(values, dtype=np.int64)
+    except OverflowError:  # beyond int64
+        raise RequestError(400, span) from None
     if arr.size and (arr.min() < low or (high is not None and arr.max() >= high)):
-        raise out_of_range
+        raise RequestError(400, span)
     return arr
 
 
@@ -379,9 +390,10 @@ class RecommenderService:
         rng = np.random.default_rng()
         rng.bit_generator.state = state
         items, scores = session.recommender.recommend(users, n, rng=rng)
+        # arrays, not lists: the handler encodes them as the client accepts (binary or JSON)
         return {
-            "items": items.tolist(),
-            "scores": scores.astype(float).tolist(),
+            "items": np.asarray(items),
+            "scores": np.asarray(scores, dtype=np.float32),
             "rng_state": rng_state_to_json(rng.bit_generator.state),
         }
 
@@ -398,19 +410,47 @@ class RecommenderService:
         return {"items": np.asarray(related(items, n)).tolist()}
 
 
+def _encode(body: dict[str, Any], *, arrays: bool) -> tuple[str, bytes]:
+    """``(media type, bytes)`` of an answer: the binary arrays when ``arrays``, else JSON."""
+    if arrays and "items" in body:
+        header = {k: v for k, v in body.items() if k not in ("items", "scores")}
+        try:
+            return ARRAYS_MEDIA_TYPE, arrays_to_bytes(header, body["items"], body["scores"])
+        except (ValueError, TypeError, OverflowError):
+            pass  # arrays the layout cannot hold (a recommender's bug): JSON shows them as is
+    # Python's json, not orjson: orjson writes NaN and ±inf as null, and -inf pads scores
+    return "application/json", json.dumps(body, allow_nan=True, default=_plain).encode()
+
+
+def _plain(value: Any) -> Any:
+    """NumPy arrays and scalars in an answer as JSON-ready Python values."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def make_server(service: RecommenderService, host: str = "127.0.0.1", port: int = 0):
     """Build (not start) a threading HTTP server for ``service``; ``port=0`` picks one."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body leave in two writes; with Nagle's algorithm the body's last
+        # segment waits for the client's delayed ACK of the headers (~40 ms on Linux),
+        # three times a step
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep audits quiet; errors are returned to the client
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
-            raw = json.dumps(body, allow_nan=True).encode()
+            arrays = (
+                status == 200
+                and self.path == "/v1/recommend"
+                and accepts_arrays(self.headers.get("Accept"))
+            )
+            media, raw = _encode(body, arrays=arrays)
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", media)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
@@ -461,7 +501,7 @@ def make_server(service: RecommenderService, host: str = "127.0.0.1", port: int 
                 return
             raw = self.rfile.read(length)
             try:
-                body = json.loads(raw)
+                body = loads(raw)
             except ValueError as exc:
                 self._send(400, {"error": f"the body is not JSON: {exc}"})
                 return

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from ampaudit.recommenders import PopularityRecommender, RemoteRecommender
+from ampaudit.recommenders.protocol import (
+    ARRAYS_MEDIA_TYPE,
+    ProtocolError,
+    arrays_from_bytes,
+    arrays_to_bytes,
+)
 from ampaudit.recommenders.stub_server import RecommenderService, make_server
 from ampaudit.recommenders.testing import toy_platform
 from openapi_schema_validator import OAS30Validator
@@ -17,13 +24,18 @@ def test_spec_is_valid_openapi():
 
 
 class Recording(RemoteRecommender):
-    def _request(self, path, body=None):
-        answer = super()._request(path, body)
+    def _request(self, path, body=None, *, arrays=False):
+        answer = super()._request(path, body, arrays=arrays)
         self.traffic_.append((path, body, answer))
         return answer
 
+    def _parse(self, path, media, payload, *, arrays):
+        self.media_.append((path, media))
+        return super()._parse(path, media, payload, arrays=arrays)
 
-def test_live_traffic_conforms_to_the_spec():
+
+@pytest.mark.parametrize("accept_arrays", [True, False], ids=["arrays", "json"])
+def test_live_traffic_conforms_to_the_spec(accept_arrays):
     import threading
 
     class Counting(RecommenderService):
@@ -37,7 +49,8 @@ def test_live_traffic_conforms_to_the_spec():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         rec = Recording(url=f"http://127.0.0.1:{server.server_address[1]}")
-        rec.traffic_ = []
+        rec.accept_arrays = accept_arrays
+        rec.traffic_, rec.media_ = [], []
         data = toy_platform(n_users=5, n_items=9)
         rec.fit(data)
         items, _ = rec.recommend(np.arange(5), 4, rng=np.random.default_rng(0))
@@ -60,7 +73,21 @@ def test_live_traffic_conforms_to_the_spec():
             schema = op["requestBody"]["content"]["application/json"]["schema"]
             OAS30Validator(inline_refs(schema)).validate(body)
         response = inline_refs(op["responses"]["200"])
+        if isinstance(answer.get("items"), np.ndarray):  # the binary encoding, as JSON
+            assert set(response["content"]) == {"application/json", ARRAYS_MEDIA_TYPE}
+            shape = answer.pop("shape")
+            assert shape == list(answer["items"].shape)
+            answer = {**answer, "items": answer["items"].tolist()}
+            answer["scores"] = answer["scores"].tolist()
         OAS30Validator(response["content"]["application/json"]["schema"]).validate(answer)
+    # the content type is negotiated for recommend answers only
+    expected = ARRAYS_MEDIA_TYPE if accept_arrays else "application/json"
+    assert dict(rec.media_) == {
+        "/v1/health": "application/json",
+        "/v1/fit": "application/json",
+        "/v1/recommend": expected,
+        "/v1/observe": "application/json",
+    }
 
 
 def test_generator_state_on_the_wire_is_exact_and_checked():
@@ -112,3 +139,47 @@ def test_the_spec_states_what_the_adapter_enforces():
     rng = SPEC["components"]["schemas"]["RngState"]
     assert set(rng["required"]) == {"bit_generator", "state", "has_uint32", "uinteger"}
     assert rng["properties"]["state"]["properties"]["inc"]["type"] == "string"
+
+
+def test_arrays_round_trip_bit_for_bit():
+    items = np.array([[3, 0, -1], [2**31 - 1, 1, -1]])
+    scores = np.array([[0.1, -0.0, -np.inf], [np.inf, 1e-45, 3.4e38]], dtype=np.float32)
+    raw = arrays_to_bytes({"session": "s", "seq": 7}, items, scores)
+    header, got_items, got_scores = arrays_from_bytes(raw)
+    assert header == {"session": "s", "seq": 7, "shape": [2, 3]}
+    assert got_items.dtype == np.dtype("<i4")
+    assert np.array_equal(got_items, items)
+    assert got_scores.tobytes() == scores.astype("<f4").tobytes()
+    assert (8 + int.from_bytes(raw[4:8], "little")) % 8 == 0  # arrays start aligned
+
+
+def _arrays(header=None, rows=2, n=3):
+    head = b'{"session":"s","seq":1,"shape":[%d,%d]}' % (rows, n)
+    if header is not None:
+        head = header
+    return b"AMPA" + len(head).to_bytes(4, "little") + head + bytes(8 * rows * n)
+
+
+#: Malformed binary bodies -> what the one-line ProtocolError says.
+MALFORMED = {
+    "empty": (b"", "does not start with b'AMPA'"),
+    "magic": (b"NPZ!" + _arrays()[4:], "does not start with b'AMPA'"),
+    "header_beyond_body": (b"AMPA" + (2**32 - 1).to_bytes(4, "little") + b"{}", "-byte header"),
+    "header_not_json": (_arrays(b"{not json"), "header that is not JSON"),
+    "header_not_object": (_arrays(b"[1, 2]"), "not a JSON object"),
+    "no_shape": (_arrays(b'{"seq": 1}'), "no shape"),
+    "negative_shape": (_arrays(b'{"shape": [-2, -3]}', 2, 3), "no shape"),
+    "bool_shape": (_arrays(b'{"shape": [true, 3]}', 1, 3), "no shape"),
+    "three_dims": (_arrays(b'{"shape": [1, 2, 3]}'), "no shape"),
+    "truncated": (_arrays()[:-1], "holds 47 array bytes, but shape [2, 3] needs 48"),
+    "trailing": (_arrays() + b"\0", "holds 49 array bytes"),
+    "huge_claim": (_arrays(b'{"shape": [2147483647, 2147483647]}', 0, 0), "needs"),
+}
+
+
+@pytest.mark.parametrize(("raw", "expected"), MALFORMED.values(), ids=list(MALFORMED))
+def test_malformed_arrays_are_one_protocol_error(raw, expected):
+    with pytest.raises(ProtocolError) as info:
+        arrays_from_bytes(raw)
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
