@@ -273,15 +273,15 @@ class Scripted(RemoteRecommender):
         super().__init__(url="http://127.0.0.1:9", retries=0, **kwargs)
         self.script = script
 
-    def _attempt(self, method, path, raw):
+    def _attempt(self, method, path, raw, accept):
         request = None if raw is None else json.loads(raw)
         answer = self.script(path, request)
         if isinstance(answer, bytes):
-            return 200, answer
+            return 200, "application/json", answer
         try:
-            return 200, json.dumps(answer).encode()
+            return 200, "application/json", json.dumps(answer).encode()
         except ValueError:  # what no JSON encoder sends (an int beyond str's limit)
-            return 200, b"{"
+            return 200, "application/json", b"{"
 
 
 def _echo(answer: Any, request: dict[str, Any], fix: bool) -> Any:
