@@ -160,7 +160,6 @@ def _sock_puppets(
     A companion audit shares the comparison's seed, is linked to it both ways by
     tags (``companion_of``, ``sock_puppet_run``), and appears in its panel report.
     """
-    from ampaudit.audit import recommender_name
     from ampaudit.config import make_recommender
     from ampaudit.core.seeding import draw_entropy
     from ampaudit.sockpuppet import run_sock_puppets, sock_table
@@ -178,7 +177,7 @@ def _sock_puppets(
         )
     except RemoteRecommenderError as exc:
         _fail(str(exc), status=1)  # the runs are already marked FAILED
-    print(f"Sock-puppet audit of {recommender_name(conf.recommender)}\n")
+    print(f"Sock-puppet audit of {result.label}\n")
     print(sock_table(result))
     if tracker is not None:
         print(f"\nMLflow: {tracker.uri}  parent run={result.parent_run_id}")

@@ -23,7 +23,7 @@ from ampaudit.recommenders import CONFS
 from ampaudit.simulations import AuditModel, build_world
 from ampaudit.stats import mean_ci
 
-__all__ = ["ArmRun", "AuditResult", "recommender_name", "run_audit"]
+__all__ = ["ArmRun", "AuditResult", "audited_label", "recommender_name", "run_audit"]
 
 ARMS = ("control", "treatment")
 
@@ -155,6 +155,17 @@ def recommender_name(spec: Any) -> str:
     return target.rsplit(".", 1)[-1]
 
 
+def audited_label(spec: Any, system: dict[str, str]) -> str:
+    """What tables and reports call the audited recommender.
+
+    Its config name (:func:`recommender_name`), except that a service is called by the
+    name it declares, not ``remote``.
+    """
+    if system.get("system.kind") == "remote":
+        return system["system.name"]
+    return recommender_name(spec)
+
+
 def amplification_basis(control: str) -> str:
     """Which reach the amplification ratio compares, given the control arm.
 
@@ -208,16 +219,18 @@ def run_audit(
     entropy = conf.seed if conf.seed is not None else draw_entropy()
     a = conf.audit
     arms = arm_names(conf.interventions)
-    labels = {"control": a.control, "treatment": recommender_name(conf.recommender)}
+    from ampaudit.plugins import system_tags
+
+    system = system_tags(conf.recommender)
+    labels = {"control": a.control, "treatment": audited_label(conf.recommender, system)}
     labels.update({arm: labels["treatment"] + arm for arm in arms[2:]})
     basis = amplification_basis(a.control)
     result = AuditResult(entropy=entropy, labels=labels, arms=arms)
-    from ampaudit.plugins import system_tags
     from ampaudit.tracking import parent_tags, provenance_tags
 
     base_tags = {
         "recommender": labels["treatment"],
-        **system_tags(conf.recommender),
+        **system,
         "control": labels["control"],
         "interventions": ",".join(conf.interventions) or "none",
         "amplification_basis": basis,

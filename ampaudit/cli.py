@@ -238,11 +238,16 @@ def check_command(args: list[str]) -> int:
     from ampaudit.checks import check_recommender
     from ampaudit.core.errors import ConfigError
     from ampaudit.plugins import resolve_recommender
+    from ampaudit.recommenders import RemoteRecommenderError
 
     try:
         target = resolve_recommender(ns.target)
+        if ns.target.startswith(("http://", "https://")):
+            # one clear line for a service that is not there, not one per check
+            system = target().describe()
+            print(f"{system['name']} {system['version']} at {ns.target}\n")
         results = check_recommender(target)
-    except ConfigError as exc:
+    except (ConfigError, RemoteRecommenderError) as exc:
         print(f"ampaudit: error: {exc}", file=sys.stderr)
         return 2
     width = max(len(r.name) for r in results)

@@ -13,6 +13,7 @@ and ``ampaudit check-recommender myrec``.
 from __future__ import annotations
 
 import importlib
+import re
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "ampaudit.recommenders"
+#: ``host:port`` without a scheme: a service URL, not ``module:Class``.
+_HOST_PORT = re.compile(r"(localhost|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}(/.*)?")
 
 
 def installed_plugins() -> dict[str, Any]:
@@ -60,6 +63,8 @@ def resolve_recommender(target: str) -> Any:
     plugins = installed_plugins()
     if target in plugins:
         return plugins[target].load()
+    if _HOST_PORT.fullmatch(target):
+        raise ConfigError("recommender", target, f"a service URL with its scheme: http://{target}")
     module_name, sep, attr = target.partition(":")
     if not sep:
         module_name, _, attr = target.rpartition(".")

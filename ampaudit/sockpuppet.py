@@ -97,6 +97,8 @@ class SockPuppetResult:
     choice_mix: dict[tuple[str, str], np.ndarray]
     entropy: int
     parent_run_id: str | None = None
+    #: What the walked recommender is called (a service: the name it declares).
+    label: str = "?"
 
 
 def _seed_items(catalog: Any, n_visible: int, category: int, size: int, rng) -> np.ndarray:
@@ -198,14 +200,15 @@ def run_sock_puppets(
     ``params`` and ``overrides``) plus ``mode=sock_puppet`` and ``extra_tags``
     (``companion_of``: the comparison audit this one belongs to).
     """
-    from ampaudit.audit import recommender_name  # audit → config → this module
+    from ampaudit.audit import audited_label  # audit → config → this module
     from ampaudit.plugins import system_tags
     from ampaudit.tracking import parent_tags, provenance_tags
 
-    label = recommender_name(conf.recommender)
+    system = system_tags(conf.recommender)
+    label = audited_label(conf.recommender, system)
     tags = {
         "recommender": label,
-        **system_tags(conf.recommender),
+        **system,
         "mode": "sock_puppet",
         **provenance_tags(entropy),
     }
@@ -302,6 +305,7 @@ def run_sock_puppets(
         choice_mix={k_: np.stack(v) for k_, v in choice_mix.items()},
         entropy=entropy,
         parent_run_id=parent,
+        label=label,
     )
 
 

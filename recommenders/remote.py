@@ -138,6 +138,12 @@ class RemoteRecommender:
         parts = urlsplit(str(self.url))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("RemoteRecommender.url", self.url, "an http:// or https:// URL")
+        if parts.path.rstrip("/").endswith("/v1"):
+            raise ConfigError(
+                "RemoteRecommender.url",
+                self.url,
+                "the service's base URL, without /v1 (the adapter adds /v1/health, ...)",
+            )
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:

@@ -50,6 +50,26 @@ def test_a_service_written_from_the_spec_passes_the_checks_with_related_skipped(
     assert proc.stdout.strip().splitlines()[-1].endswith("0 failed, 1 skipped")
 
 
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        (
+            "http://127.0.0.1:9",
+            "remote recommender at http://127.0.0.1:9 did not answer /v1/health",
+        ),
+        ("127.0.0.1:8765", "expected a service URL with its scheme: http://127.0.0.1:8765"),
+        ("http://127.0.0.1:8765/v1", "expected the service's base URL, without /v1"),
+    ],
+)
+def test_a_wrong_service_target_is_one_line(target, says):
+    proc = ampaudit("check-recommender", target, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("ampaudit: error: ")
+    assert says in line
+
+
 def _audit(url, cwd, mode):
     proc = ampaudit(
         "run", "recommender=remote", f"recommender.url={url}", f"audit.mode={mode}", *QUICK, cwd=cwd
@@ -83,6 +103,7 @@ def test_two_services_in_one_experiment_each_report_their_own_evidence(tmp_path)
         (compare_b, walks_b, url_b, "beta", "2.0"),  # linked by the run itself
     ):
         audit = _report(compare, tmp_path)
+        assert audit["recommender"] == name  # as the service declares itself, not "remote"
         assert audit["system"] == f"service {name} {version} at {url}"
         assert audit["evidence"] == [
             {"what": "comparison", "run_id": compare, "runs": children(compare)},
