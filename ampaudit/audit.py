@@ -19,6 +19,7 @@ from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.seeding import draw_entropy, replicate_streams
 from ampaudit.core.trace import Trace
 from ampaudit.metrics import amplification_ratio, final_metrics, step_metrics
+from ampaudit.plugins import recommender_name, system_tags
 from ampaudit.recommenders import CONFS
 from ampaudit.simulations import AuditModel, build_world
 from ampaudit.stats import mean_ci
@@ -143,18 +144,6 @@ class AuditResult:
         return pd.concat(frames, ignore_index=True)
 
 
-def recommender_name(spec: Any) -> str:
-    """Short name of a recommender config: its registry name, else its class name."""
-    get = spec.get if hasattr(spec, "get") else lambda key: getattr(spec, key, None)
-    target = str(get("_target_"))
-    if target == "ampaudit.plugins.load_recommender":
-        return str(get("name"))
-    for name, conf in CONFS.items():
-        if conf._target_ == target:
-            return name
-    return target.rsplit(".", 1)[-1]
-
-
 def audited_label(spec: Any, system: dict[str, str]) -> str:
     """What tables and reports call the audited recommender.
 
@@ -219,8 +208,6 @@ def run_audit(
     entropy = conf.seed if conf.seed is not None else draw_entropy()
     a = conf.audit
     arms = arm_names(conf.interventions)
-    from ampaudit.plugins import system_tags
-
     system = system_tags(conf.recommender)
     labels = {"control": a.control, "treatment": audited_label(conf.recommender, system)}
     labels.update({arm: labels["treatment"] + arm for arm in arms[2:]})

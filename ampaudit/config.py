@@ -210,9 +210,9 @@ def make_recommender(spec: Any, *, dry_run: bool = False) -> Any:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
-    target = getattr(spec, "_target_", None) or (
-        spec.get("_target_") if hasattr(spec, "get") else None
-    )
+    from ampaudit.plugins import spec_value
+
+    target = spec_value(spec, "_target_")
     check_recommender_params(spec)
     try:
         rec = instantiate(spec)

@@ -22,15 +22,20 @@ from ampaudit.recommenders import REGISTRY
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "PLUGIN_TARGET",
     "describe_system",
     "installed_plugins",
     "load_recommender",
+    "recommender_name",
     "resolve_recommender",
+    "spec_value",
     "system_label",
     "system_tags",
 ]
 
 ENTRY_POINT_GROUP = "ampaudit.recommenders"
+#: The ``_target_`` of ``configs/recommender/plugin.yaml`` (:func:`load_recommender`).
+PLUGIN_TARGET = f"{__name__}.load_recommender"
 #: ``host:port`` without a scheme: a service URL, not ``module:Class``.
 _HOST_PORT = re.compile(r"(localhost|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}(/.*)?")
 
@@ -112,16 +117,15 @@ def describe_system(spec: Any) -> dict[str, str]:
     >>> describe_system(PopularityRecommenderConf())["kind"]
     'built-in'
     """
-    get = (
-        spec.get if hasattr(spec, "get") else lambda key, default=None: getattr(spec, key, default)
-    )
-    target = str(get("_target_", ""))
-    if target == "ampaudit.plugins.load_recommender":
-        name = str(get("name"))
+    target = str(spec_value(spec, "_target_"))
+    if target == PLUGIN_TARGET:
+        name = str(spec_value(spec, "name"))
         if name in REGISTRY:
             return _ampaudit_system(name)
         if name.startswith(("http://", "https://")):
-            return _remote_system(name, {})
+            from ampaudit.recommenders import RemoteRecommender
+
+            return RemoteRecommender(url=name).describe()
         plugin = installed_plugins().get(name)
         if plugin is not None:
             dist = plugin.dist
@@ -135,12 +139,45 @@ def describe_system(spec: Any) -> dict[str, str]:
         return _class_system(name.replace(":", "."))
     from ampaudit.recommenders import CONFS
 
-    for name, conf in CONFS.items():
-        if conf._target_ == target and name != "remote":
-            return _ampaudit_system(name)
     if target == CONFS["remote"]._target_:
-        return _remote_system(str(get("url")), spec)
-    return _class_system(target)
+        from hydra.utils import instantiate
+
+        return instantiate(spec).describe()  # with the config's timeout and retries
+    name = recommender_name(spec)
+    return _ampaudit_system(name) if name in CONFS else _class_system(target)
+
+
+def spec_value(spec: Any, key: str) -> Any:
+    """A field of a recommender config: a mapping (``DictConfig``, dict) or a dataclass.
+
+    Examples
+    --------
+    >>> from ampaudit.recommenders import PopularityRecommenderConf
+    >>> spec_value({"name": "x"}, "name"), spec_value(PopularityRecommenderConf(), "window")
+    ('x', 10)
+    """
+    return spec.get(key) if hasattr(spec, "get") else getattr(spec, key, None)
+
+
+def recommender_name(spec: Any) -> str:
+    """Short name of a recommender config: its registry name, a plugin's, else its class's.
+
+    Examples
+    --------
+    >>> recommender_name({"_target_": PLUGIN_TARGET, "name": "freshpop"})
+    'freshpop'
+    >>> recommender_name({"_target_": "mypackage.recs.RecencyBoostRecommender"})
+    'RecencyBoostRecommender'
+    """
+    from ampaudit.recommenders import CONFS
+
+    target = str(spec_value(spec, "_target_"))
+    if target == PLUGIN_TARGET:
+        return str(spec_value(spec, "name"))
+    for name, conf in CONFS.items():
+        if conf._target_ == target:
+            return name
+    return target.rsplit(".", 1)[-1]
 
 
 def system_label(system: dict[str, str]) -> str:
@@ -163,15 +200,6 @@ def _ampaudit_system(name: str) -> dict[str, str]:
     from ampaudit import __version__
 
     return {"kind": "built-in", "name": name, "distribution": "ampaudit", "version": __version__}
-
-
-def _remote_system(url: str, spec: Any) -> dict[str, str]:
-    from hydra.utils import instantiate
-
-    from ampaudit.recommenders import RemoteRecommender
-
-    adapter = instantiate(spec) if spec else RemoteRecommender(url=url)
-    return adapter.describe()
 
 
 def _class_system(path: str) -> dict[str, str]:

@@ -420,11 +420,7 @@ class RemoteRecommender:
         """
         rows = answer.get("items")
         if isinstance(rows, np.ndarray):  # binary: int32 of a checked length already
-            if rows.shape != (n_rows, n):
-                raise self._fail(
-                    f"sent items of shape {rows.shape} (expected {n_rows} lists of {n})"
-                )
-            items = rows.astype(np.int64)
+            items = self._shaped(rows, n_rows, n, "items").astype(np.int64)
         else:
             items = self._json_ids(rows, n_rows, n, answer)
         bad = (items < -1) | (items >= self.n_items_)
@@ -436,11 +432,7 @@ class RemoteRecommender:
             return items, np.zeros(items.shape, dtype=np.float32)
         raw_scores = answer.get("scores")
         if isinstance(raw_scores, np.ndarray):
-            if raw_scores.shape != (n_rows, n):
-                raise self._fail(
-                    f"sent scores of shape {raw_scores.shape} (expected {n_rows} lists of {n})"
-                )
-            values = raw_scores
+            values = self._shaped(raw_scores, n_rows, n, "scores")
         else:
             flat = self._json_rows(raw_scores, n_rows, n, "scores")
             if not set(map(type, flat)) <= {int, float}:
@@ -453,6 +445,12 @@ class RemoteRecommender:
             raise self._fail("sent NaN scores")
         with np.errstate(over="ignore"):  # a finite float64 beyond float32 becomes ±inf
             return items, values.astype(np.float32).reshape(n_rows, n)
+
+    def _shaped(self, array: np.ndarray, n_rows: int, n: int, name: str) -> np.ndarray:
+        """A binary answer's ``name`` array, if it has ``n_rows`` rows of ``n``."""
+        if array.shape != (n_rows, n):
+            raise self._fail(f"sent {name} of shape {array.shape} (expected {n_rows} lists of {n})")
+        return array
 
     def _json_rows(self, rows: Any, n_rows: int, n: int, name: str) -> list[Any]:
         """The values of ``n_rows`` JSON lists of ``n``, flattened (row-major)."""

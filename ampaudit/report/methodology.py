@@ -24,10 +24,6 @@ GROUP_CLASSES: dict[str, str] = {
     "audit": "ampaudit.config.AuditSection",
 }
 
-#: The ``_target_`` of ``configs/recommender/plugin.yaml``: a factory that builds the
-#: plugin its ``name`` names, so the report describes that plugin, not the factory.
-PLUGIN_TARGET = "ampaudit.plugins.load_recommender"
-
 
 @dataclass(frozen=True)
 class Section:
@@ -259,7 +255,11 @@ def _recommender_section(rec: dict[str, Any], recommender: str, audit: dict[str,
         f"slates of {audit.get('slate_size', '?')} items from "
         f"{audit.get('n_candidates', '?')} candidates."
     )
+    from ampaudit.plugins import PLUGIN_TARGET
+
     target = str(rec.get("_target_", ""))
+    # plugin.yaml's target is a factory that builds the plugin its name names, so the
+    # report describes that plugin, not the factory
     if target != PLUGIN_TARGET:
         return Section(
             "Recommender audited",
