@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -12,6 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 from ampaudit.config import RunConf, register_configs, validate
 from ampaudit.core.errors import ConfigError
 from ampaudit.recommenders.remote import RemoteRecommenderError
+
+#: Environment variable ``ampaudit run --wide`` sets (inherited by sweep workers).
+WIDE = "AMPAUDIT_WIDE"
 
 __all__ = ["main"]
 
@@ -98,7 +102,8 @@ def run_from_config(cfg: DictConfig) -> Any:
             )
     except RemoteRecommenderError as exc:
         _fail(str(exc), status=1)  # the runs are already marked FAILED
-    print(summary_table(result, confidence=a.confidence, n_steps=a.n_steps))
+    wide = os.environ.get(WIDE) == "1"
+    print(summary_table(result, confidence=a.confidence, n_steps=a.n_steps, wide=wide))
     if a.target_ci > 0:
         print(target_line(result, a))
     paired = paired_vs_unpaired(result, confidence=a.confidence)
@@ -108,7 +113,7 @@ def run_from_config(cfg: DictConfig) -> Any:
     if crisis:
         print("\nCrisis burst\n")
         print(crisis)
-    costs = cost_table(result, confidence=a.confidence)
+    costs = cost_table(result, confidence=a.confidence, wide=wide)
     if costs:
         print("\nBenefit and cost of each intervention\n")
         print(costs)

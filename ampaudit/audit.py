@@ -18,11 +18,11 @@ from ampaudit.config import RunConf, make_people, make_recommender
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.seeding import draw_entropy, replicate_streams
 from ampaudit.core.trace import Trace
-from ampaudit.metrics import amplification_ratio, final_metrics, step_metrics
+from ampaudit.estimands import difference
+from ampaudit.metrics import amplification_ratio, final_metrics, reach, step_metrics
 from ampaudit.plugins import recommender_name, system_tags
 from ampaudit.recommenders import CONFS
 from ampaudit.simulations import AuditModel, build_world
-from ampaudit.stats import mean_ci
 
 __all__ = ["ArmRun", "AuditResult", "audited_label", "recommender_name", "run_audit"]
 
@@ -108,7 +108,11 @@ class AuditResult:
         """
         from ampaudit.report.analysis import comparison, summary_metrics
 
-        return summary_metrics(comparison(self.finals(), self.arms, confidence=confidence))
+        basis = amplification_basis(self.labels["control"])
+        cells = comparison(
+            self.finals(), self.arms, confidence=confidence, basis=basis, labels=self.labels
+        )
+        return summary_metrics(cells)
 
     def to_frame(self) -> Any:
         """Tidy table: one row per (arm, replicate, metric, step); final values at step -1."""
@@ -171,6 +175,10 @@ def _amplification(series: dict[str, np.ndarray], trt: Trace, ctl: Trace, basis:
     for c, name in enumerate(CATEGORIES):
         series[f"amplification.{name}"] = amplification_ratio(
             reach_t[:, c], trt.n_users, reach_c[:, c], ctl.n_users
+        )
+        # the absolute difference, users per 1,000: defined when the control reached nobody
+        series[f"reach_gain.{name}"] = 1000.0 * (
+            reach(reach_t[:, c], trt.n_users) - reach(reach_c[:, c], ctl.n_users)
         )
 
 
@@ -286,7 +294,7 @@ def run_audit(
                 run = runs[arm]
                 _amplification(run.series, traces[arm], traces["control"], basis)
                 for key, values in run.series.items():
-                    if key.startswith("amplification."):
+                    if key.startswith(("amplification.", "reach_gain.")):
                         run.final[key] = float(values[-1])
                 result.runs.append(run)
                 if tracker is not None and run.run_id is not None:
@@ -324,9 +332,15 @@ def _more_replicates(result: AuditResult, a: Any, done: int) -> bool:
         return True
     if a.target_ci <= 0 or done >= a.max_replicates:
         return False
-    diffs = result.paired("treatment", "control", a.target_metric)
-    _, lo, hi = mean_ci(diffs, confidence=a.confidence)
-    return not (np.isfinite(hi - lo) and (hi - lo) / 2 <= a.target_ci)
+    diffs = difference(
+        result.by_replicate("treatment", a.target_metric),
+        result.by_replicate("control", a.target_metric),
+        confidence=a.confidence,
+    )
+    if diffs is None or not diffs.has_interval:
+        # identical in every replicate so far: more of them cannot narrow anything
+        return diffs is None or diffs.n < 2
+    return (diffs.high - diffs.low) / 2 > a.target_ci
 
 
 def _export(model: AuditModel, arm: str, replicate: int) -> tuple[Any, Any, Any]:

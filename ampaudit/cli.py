@@ -8,6 +8,7 @@ overrides, ``--multirun`` sweeps, ``--cfg job`` to print the config);
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -16,8 +17,10 @@ __all__ = ["main"]
 USAGE = """usage: ampaudit COMMAND [ARGS...]
 
 commands:
-  run [OVERRIDES...]   run an audit (Hydra app; e.g. recommender=popularity world.n_users=1000,
-                       --multirun recommender=random,popularity,mf, --help for the config)
+  run [--wide] [OVERRIDES...]
+                       run an audit (Hydra app; e.g. recommender=popularity world.n_users=1000,
+                       --multirun recommender=random,popularity,mf, --help for the config);
+                       --wide prints every column of the tables, not just what fits 100
   check-recommender TARGET
                        run the conformance suite on a recommender: a built-in name, an
                        installed plugin name, an import path (package.module:Class), or
@@ -48,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "run":
+        from ampaudit.app import WIDE
         from ampaudit.app import main as hydra_main
 
+        if "--wide" in rest:  # ours, not Hydra's: every column of the tables
+            os.environ[WIDE] = "1"
+            rest = [a for a in rest if a != "--wide"]
         sys.argv = ["ampaudit run", *rest]
         hydra_main()
         return 0

@@ -224,6 +224,7 @@ def final_metrics(trace: Trace) -> dict[str, float]:
         for h, channel in enumerate(CHANNELS):
             out[f"cons_share.{channel}.{name}"] = float(by_channel[h, c])
             out[f"cons_via.{channel}.{name}"] = float(via[c, h])
+    out["n_users"] = float(n)
     out["mean_opinion"] = float(trace.mean_opinion[-1])
     out["drift"] = float(trace.mean_opinion[-1] - trace.x0.mean())
     out["radicalised"] = float(reach(trace.radicalised[-1], n))

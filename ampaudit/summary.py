@@ -1,40 +1,48 @@
-"""The per-arm terminal table: each headline metric with its CI over replicates."""
+"""What ``ampaudit run`` prints: levels per arm, verdicts against the baseline, costs.
+
+The numbers are the report's (:mod:`ampaudit.report.analysis` on
+:mod:`ampaudit.estimands`), so the terminal, MLflow and the panel report agree.
+Tables fit 100 columns; ``wide=True`` (``ampaudit run --wide``) shows every column.
+"""
 
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import numpy as np
 
 from ampaudit.audit import ARMS, AuditResult, amplification_basis
-from ampaudit.stats import mean_ci
-
-__all__ = ["COSTS", "HEADLINE", "cost_table", "summary_table", "text_table"]
-
-#: (metric key, column title) of the benefit/cost table: paired differences of each
-#: intervention arm minus the recommender alone, same replicate.
-COSTS: tuple[tuple[str, str], ...] = (
-    ("rec_share.extreme", "Δ extreme rec"),
-    ("cons_share.extreme", "Δ extreme cons"),
-    ("drift", "Δ drift"),
-    ("radicalised", "Δ radicalised"),
-    ("ctr", "Δ CTR"),
-    ("utility", "Δ utility"),
-    ("rec_share.news", "Δ news rec"),
-    ("rec_share.counter", "Δ counter rec"),
+from ampaudit.estimands import Estimate, difference, level, replicates_needed
+from ampaudit.report.analysis import (
+    COLUMN,
+    COLUMNS,
+    VERDICT_ROWS,
+    Audit,
+    Column,
+    arm_sentence,
+    compare,
+    comparison,
+    findings,
+    judge,
 )
-COLLATERAL = ("news", "counter", "mainstream")
 
-#: (metric key, column title) of the terminal table.
-HEADLINE: tuple[tuple[str, str], ...] = (
-    ("rec_share.extreme", "extreme rec share"),
-    ("cons_share.extreme", "extreme cons share"),
-    ("drift", "drift"),
-    ("radicalised", "radicalised"),
-    ("amplification.extreme", "amplification"),
-    ("ctr", "CTR"),
-)
+__all__ = [
+    "WIDTH",
+    "cost_table",
+    "crisis_table",
+    "paired_vs_unpaired",
+    "summary_table",
+    "target_line",
+    "text_table",
+]
+
+#: Terminal width the default tables fit.
+WIDTH = 100
+
+#: Columns of the default per-arm table (``wide`` shows :data:`COLUMNS`).
+LEVELS = ("rec_share.extreme", "cons_share.extreme", "radicalised", "ctr")
 
 
 def text_table(rows: list[list[str]], *, rule: bool = True) -> list[str]:
@@ -49,113 +57,221 @@ def text_table(rows: list[list[str]], *, rule: bool = True) -> list[str]:
     control  0.1
     """
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     if rule:
         lines.insert(1, "  ".join("-" * w for w in widths))
     return lines
 
 
-def _cell(mean: float, low: float, high: float) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    if math.isnan(low):
-        return f"{mean:.4f}"
-    return f"{mean:.4f} [{low:.4f}, {high:.4f}]"
+def cell(column: Column, est: Estimate | None, *, paired: bool = False) -> str:
+    """An estimate as a table cell: ``value [low, high]``, or why there is none.
 
-
-def summary_table(result: AuditResult, *, confidence: float = 0.95, n_steps: int) -> str:
-    """Format the per-arm table with ``confidence`` intervals over replicates.
-
-    Shares, CTR are over the whole horizon; drift and radicalised fraction are at
-    the last step; amplification is Huszár et al.'s ratio of users recommended at
-    least one extreme item, against the control arm, over the horizon.
+    Examples
+    --------
+    >>> cell(COLUMN["cons_share.extreme"], Estimate(0.0123, 0.01, 0.015, 3, "share"))
+    '1.23 [1.00, 1.50]'
+    >>> cell(COLUMN["drift"], Estimate(0.001, -0.002, 0.004, 3), paired=True)
+    '+0.0010 [-0.0020, +0.0040]'
     """
-    n_rep = len({r.replicate for r in result.runs})
-    header = ["arm", *(title for _, title in HEADLINE)]
+    if est is None:
+        return "n/a"
+    if est.refused:
+        return "not reported"
+    text = column.format(est.mean, paired=paired)
+    if column.unit == "%" and not paired:  # the header says %
+        text = text.removesuffix("%")
+    if not est.has_interval:
+        return text + (" (no CI)" if est.n > 1 else " (1 rep.)")
+    low, high = (column.format(v, paired=paired) for v in (est.low, est.high))
+    if column.unit == "%":  # the unit is on the estimate already
+        low, high = (b.removesuffix(" pp").removesuffix("%") for b in (low, high))
+    return f"{text} [{low}, {high}]"
+
+
+def _audit(result: AuditResult) -> Audit:
+    return Audit(result.finals(), amplification_basis(result.labels["control"]), result.labels)
+
+
+def _arm_label(result: AuditResult, arm: str) -> str:
+    return f"{arm} ({result.labels[arm]})" if arm in ARMS else arm
+
+
+def summary_table(
+    result: AuditResult, *, confidence: float = 0.95, n_steps: int, wide: bool = False
+) -> str:
+    """Per-arm levels, then each arm against the baseline with its verdict.
+
+    Shares and CTR are over the whole horizon; drift and the radicalised fraction
+    at the last step; reach and amplification compare users recommended at least
+    one extreme item with the control arm, over the horizon (Huszár et al. 2022).
+    """
+    audit = _audit(result)
+    cells = comparison(
+        audit.finals, result.arms, confidence=confidence, basis=audit.basis, labels=audit.labels
+    )
+    shown = COLUMNS if wide else tuple(COLUMN[k] for k in LEVELS)
+    header = ["arm", *(_title(c) for c in shown)]
     rows = [header]
     for arm in result.arms:
-        row = [f"{arm} ({result.labels[arm]})" if arm in ARMS else arm]
-        for key, _ in HEADLINE:
-            row.append(_cell(*mean_ci(result.values(arm, key), confidence=confidence)))
-        rows.append(row)
+        rows.append([_arm_label(result, arm), *(cell(c, cells[arm, c.key].value) for c in shown)])
+    n_rep = len({r.replicate for r in result.runs})
     lines = text_table(rows)
-    ci = f"{confidence:.0%} Student-t CI over {n_rep} replicate{'s' * (n_rep != 1)}"
-    lines.append("")
-    reached = (
-        "users exposed to extreme content by any channel"
-        if amplification_basis(result.labels["control"]) == "reach"
-        else "users recommended at least one extreme item"
-    )
-    lines.append(
-        f"Mean [{ci}]. Horizon {n_steps} steps; baseline = control "
-        f"({result.labels['control']}); amplification = {reached}, "
-        "treatment over control, minus 1 (Huszár et al. 2022); drift = change in mean opinion."
-    )
+    lines += ["", *_wrap(_levels_note(confidence, n_rep, n_steps, wide))]
+    for arm in result.arms:
+        if arm == "treatment" or (wide and arm.startswith("+")):
+            lines += ["", *_versus(result, audit, arm, confidence)]
     return "\n".join(lines)
 
 
-def _paired(result: AuditResult, arm: str, key: str, confidence: float) -> str:
-    diffs = result.paired(arm, "treatment", key)
-    return _cell(*mean_ci(diffs, confidence=confidence))
+def _title(column: Column) -> str:
+    short = {
+        "rec_share.extreme": "extreme recs",
+        "cons_share.extreme": "extreme cons.",
+        "reach_gain.extreme": "reach vs base /1000",
+        "amplification.extreme": "amplification",
+        "drift": "drift",
+        "radicalised": "radicalised",
+        "ctr": "CTR",
+        "collateral": "collateral",
+    }[column.key]
+    return short + (" %" if column.unit == "%" else "")
 
 
-def cost_table(result: AuditResult, *, confidence: float = 0.95) -> str:
+def _levels_note(confidence: float, n_rep: int, n_steps: int, wide: bool) -> str:
+    more = "" if wide else " (--wide for every column)"
+    return (
+        f"Mean [{confidence:.0%} CI] over {n_rep} replicate{'s' * (n_rep != 1)}, horizon "
+        f"{n_steps} steps{more}. Shares of all feed slots (recs) and of everything consumed "
+        "by any channel, in percent; intervals on the logit scale stay within 0-100%."
+    )
+
+
+def _versus(result: AuditResult, audit: Audit, arm: str, confidence: float) -> list[str]:
+    base = result.labels["control"]
+    judged = judge(audit, arm, "control", confidence=confidence)
+    rows = [[f"{result.labels[arm]} vs {base}", f"paired, {confidence:.0%} CI", "verdict"]]
+    titles = dict(VERDICT_ROWS)
+    for key, j in judged.items():
+        label = {
+            "reach_gain.extreme": "extreme reach, per 1,000 users",
+            "cons_share.extreme": "extreme consumption share",
+            "drift": "opinion drift",
+            "radicalised": "radicalised fraction",
+        }.get(key, titles[key])
+        rows.append([f"  {label}", cell(j.column, j.estimate, paired=True), str(j.verdict)])
+    amp = COLUMN["amplification.extreme"]
+    ratio = compare(audit, arm, "control", amp, confidence=confidence)
+    rows.insert(2, ["  amplification (ratio - 1)", cell(amp, ratio), _ratio_role(ratio)])
+    lines = text_table(rows)
+    lines += _wrap("Verdict: " + arm_sentence(audit, arm, "control", confidence=confidence))
+    return lines
+
+
+def _ratio_role(est: Estimate | None) -> str:
+    if est is None:
+        return ""
+    if est.refused:
+        return "refused: baseline too small"
+    return "beside the headline reach"
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, break_on_hyphens=False)
+
+
+def cost_table(result: AuditResult, *, confidence: float = 0.95, wide: bool = False) -> str:
     """Benefit and cost of each intervention arm against the recommender alone.
 
-    Each cell is the mean paired difference (intervention arm minus treatment, same
-    replicate and common random numbers) with its confidence interval. Collateral
-    counts the news, counter-narrative and mainstream items the arm's interventions
-    demoted, capped, removed or put behind an interstitial (by true category), per
-    replicate; wrongful removals are lawful items removed by moderation, with how
-    many were restored on appeal within the horizon.
+    Harm is the relative change of the extreme consumption share and engagement
+    that of the click-through rate (paired ratios of means, same replicate, common
+    random numbers). Collateral counts the news, counter-narrative and mainstream
+    items the arm's interventions demoted, capped, removed or put behind an
+    interstitial, per replicate; wrongful removals are lawful items removed by
+    moderation, with how many were restored on appeal within the horizon.
     """
     arms = [a for a in result.arms if a.startswith("+")]
     if not arms:
         return ""
-    header = [
-        "arm",
-        *(title for _, title in COSTS),
-        "collateral (news/counter/mainstream)",
-        "wrongful removals (restored)",
-    ]
-    rows = [header]
+    finals = result.finals()
+    ranked = {f.arm: f for f in findings(finals, [*arms, "treatment"], confidence=confidence)}
+    pct = Column("pct", "", "difference", "", 1)
+    rows = [["intervention", "harm reduced (%)", "engagement cost (%)", "collateral", "verdict"]]
     for arm in arms:
-        row = [arm, *(_paired(result, arm, key, confidence) for key, _ in COSTS)]
+        f = ranked[arm]
         touched = [result.values(arm, f"collateral.{cat}").mean() for cat in COLLATERAL]
-        row.append("/".join(f"{t:.0f}" for t in touched))
         wrongful = result.values(arm, "wrongful_removals").mean()
         restored = result.values(arm, "restored").mean()
-        row.append(f"{wrongful:.0f} ({restored:.0f})")
-        rows.append(row)
+        rows.append(
+            [
+                arm,
+                cell(pct, f.harm_reduced),
+                cell(pct, f.engagement_cost),
+                "/".join(f"{t:.0f}" for t in touched) + f", {wrongful:.0f} ({restored:.0f})",
+                _harm_verdict(f.verdict),
+            ]
+        )
     lines = text_table(rows)
     lines.append("")
-    lines.append(
-        "Paired differences vs. the recommender alone (same replicate, common random "
-        f"numbers), mean [{confidence:.0%} t-CI]; negative Δ extreme is harm reduced, negative "
-        "Δ CTR/utility is engagement lost; collateral = legitimate items acted on per replicate."
+    lines += _wrap(
+        f"Against the recommender alone (same replicate), {confidence:.0%} CI. Harm reduced: "
+        "relative drop in the extreme share of consumption (at most 100%); engagement cost: "
+        "relative drop in CTR. Collateral: news/counter/mainstream items acted on, then "
+        "wrongful removals (restored on appeal), per replicate."
     )
+    if wide:
+        lines += ["", *_wide_costs(result, arms, confidence)]
     return "\n".join(lines)
+
+
+def _harm_verdict(said: Any) -> str:
+    if said is None:
+        return ""
+    words = {"decreases": "reduces harm", "increases": "increases harm"}
+    return words.get(said.kind, str(said))
+
+
+COLLATERAL = ("news", "counter", "mainstream")
+
+
+def _wide_costs(result: AuditResult, arms: list[str], confidence: float) -> list[str]:
+    audit = _audit(result)
+    shown = [c for c in COLUMNS if not c.versus or c.key == "reach_gain.extreme"]
+    rows = [["Δ vs recommender alone", *(_title(c) for c in shown)]]
+    for arm in arms:
+        rows.append(
+            [
+                arm,
+                *(
+                    cell(c, compare(audit, arm, "treatment", c, confidence=confidence), paired=True)
+                    for c in shown
+                ),
+            ]
+        )
+    return text_table(rows)
 
 
 def crisis_table(result: AuditResult, *, confidence: float = 0.95) -> str:
     """Impressions of a crisis burst per arm (empty when the world has no crisis)."""
     if not any("crisis.impressions" in r.final for r in result.runs):
         return ""
+    count = Column("count", "", "count", "", 1)
     rows = [["arm", "recommended (impressions)", "consumed (all channels)"]]
     for arm in result.arms:
         rows.append(
             [
                 arm,
                 *(
-                    _cell(*mean_ci(result.values(arm, key), confidence=confidence))
+                    cell(count, level(result.values(arm, key), "count", confidence=confidence))
                     for key in ("crisis.impressions", "crisis.consumed")
                 ),
             ]
         )
     lines = text_table(rows, rule=False)
-    lines.append(
-        "\nExposure to the attack video and its re-uploads over the horizon; all of it "
-        "happened before containment (removed items are neither shown nor consumed)."
+    lines.append("")
+    lines += _wrap(
+        f"Mean [{confidence:.0%} CI on the log scale, so never below 0] exposure to the attack "
+        "video and its re-uploads over the horizon; all of it happened before containment "
+        "(removed items are neither shown nor consumed)."
     )
     return "\n".join(lines)
 
@@ -174,31 +290,42 @@ def paired_vs_unpaired(
     reps = sorted(trt.keys() & ctl.keys())
     if len(reps) < 2:
         return ""
-    t, c = np.array([trt[r] for r in reps]), np.array([ctl[r] for r in reps])
-    _, lo, hi = mean_ci(t - c, confidence=confidence)
-    paired = hi - lo
     from scipy import stats
 
-    se = np.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c))
+    t, c = np.array([trt[r] for r in reps]), np.array([ctl[r] for r in reps])
+    sd = float(np.std(t - c, ddof=1))
+    quantile = float(stats.t.ppf(0.5 + confidence / 2, df=len(reps) - 1))
+    paired = 2 * quantile * sd / math.sqrt(len(reps))
+    se = math.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c))
     unpaired = 2 * float(stats.t.ppf(0.5 + confidence / 2, df=2 * len(reps) - 2)) * se
-    ratio = unpaired / paired if paired > 0 else float("inf")
-    return (
-        f"{key}, treatment - control: CI width {paired:.4f} paired by replicate (common "
-        f"random numbers) vs. {unpaired:.4f} unpaired (unpaired/paired = {ratio:.1f})"
+    if paired > 0:
+        ratio = f"unpaired/paired = {unpaired / paired:.1f}"
+    else:
+        ratio = "no variation when paired" if unpaired > 0 else "no variation either way"
+    return "\n".join(
+        _wrap(
+            f"{key}, treatment - control: CI width {paired:.4f} paired by replicate (common "
+            f"random numbers) vs. {unpaired:.4f} unpaired ({ratio})"
+        )
     )
 
 
 def target_line(result: AuditResult, a: Any) -> str:
     """Whether ``audit.target_ci`` was reached, and the replicates it needs."""
-    from ampaudit.stats import replicates_for_width
-
-    diffs = result.paired("treatment", "control", a.target_metric)
-    _, lo, hi = mean_ci(diffs, confidence=a.confidence)
-    half = (hi - lo) / 2
-    needed = replicates_for_width(diffs, a.target_ci, confidence=a.confidence)
+    diffs = difference(
+        result.by_replicate("treatment", a.target_metric),
+        result.by_replicate("control", a.target_metric),
+        confidence=a.confidence,
+    )
+    head = f"Target CI half-width {a.target_ci:g} on treatment - control {a.target_metric}: "
+    if diffs is None:
+        return head + "no replicate has both arms."
+    if not diffs.has_interval:
+        return head + f"not reached with {diffs.n} replicates ({diffs.note})."
+    half = (diffs.high - diffs.low) / 2
     status = "reached" if half <= a.target_ci else f"not reached (cap {a.max_replicates})"
+    needed = replicates_needed(a.target_ci, diffs.spread, confidence=a.confidence, power=0.5)
     return (
-        f"Target CI half-width {a.target_ci:g} on treatment - control {a.target_metric}: "
-        f"{status} with {len(diffs)} replicates (half-width {half:.4g}); "
-        f"about {needed} replicates are needed by the t rule."
+        head + f"{status} with {diffs.n} replicates (half-width {half:.4g}); about {needed} "
+        "replicates give that half-width by the t rule."
     )

@@ -34,7 +34,7 @@ def _finals(values):
 # --- analysis -------------------------------------------------------------------------
 
 
-def test_cells_are_means_with_t_intervals_and_paired_differences():
+def test_cells_are_means_with_scale_respecting_intervals_and_paired_differences():
     finals = _finals(
         {
             "treatment": [{"ctr": 0.5}, {"ctr": 0.7}, {"ctr": 0.6}],
@@ -43,9 +43,18 @@ def test_cells_are_means_with_t_intervals_and_paired_differences():
     )
     cells = comparison(finals, ["treatment", "+a"], confidence=0.95)
     value = cells["+a", "ctr"].value
-    assert (value.mean, value.low, value.high) == mean_ci(np.array([0.4, 0.65, 0.5]))
+    # a share: Student-t on the logit of the mean (delta method), mapped back
+    m, _, hi = mean_ci(np.array([0.4, 0.65, 0.5]))
+    half = (hi - m) / (m * (1 - m))
+    logit = np.log(m / (1 - m))
+    assert value.mean == m
+    assert value.low == pytest.approx(1 / (1 + np.exp(-(logit - half))), rel=1e-12)
+    assert value.high == pytest.approx(1 / (1 + np.exp(-(logit + half))), rel=1e-12)
     paired = cells["+a", "ctr"].paired
     assert paired.mean == pytest.approx(np.mean([-0.1, -0.05, -0.1]))
+    assert (paired.low, paired.high) == pytest.approx(
+        mean_ci(np.array([-0.1, -0.05, -0.1]))[1:], rel=1e-12
+    )
     assert cells["treatment", "ctr"].paired is None
     assert cells["+a", "drift"].value is None  # not recorded: n/a, not an error
     metrics = summary_metrics(cells)
@@ -101,9 +110,15 @@ def test_audit_logs_the_comparison_on_its_parent_run(audited):
     assert set(by_arm) == {"control", "treatment", "+redirect", "+downrank", "+redirect+downrank"}
     for arm, runs in by_arm.items():
         for column in COLUMNS:
+            stored = run.data.metrics.get(f"summary.{arm_key(arm)}.{column.key}.mean")
+            if column.scale == "change":  # a ratio of mean reaches, against the control
+                reach = [m["final.rec_reach.extreme"] for m in runs]
+                control = [m["final.rec_reach.extreme"] for m in by_arm["control"]]
+                expected = np.mean(reach) / np.mean(control) - 1
+                assert stored is None or stored == pytest.approx(expected, rel=1e-9), arm
+                continue
             values = [m[f"final.{column.key}"] for m in runs]
-            stored = run.data.metrics[f"summary.{arm_key(arm)}.{column.key}.mean"]
-            assert stored == pytest.approx(np.mean(values), rel=1e-12, abs=1e-15)
+            assert stored == pytest.approx(np.mean(values), rel=1e-12, abs=1e-12), column.key
     assert run.data.tags["command"] == (
         "ampaudit run " + " ".join(a if "[" not in a else f"'{a}'" for a in AUDIT)
     )
@@ -154,7 +169,7 @@ def test_json_export_follows_its_schema_and_matches_the_page(audited, tmp_path):
     stored = local_client(cwd).get_run(parent).data.metrics
     for row in document["comparison"]:
         for key, cell in row["metrics"].items():
-            if cell["value"] is not None:
+            if cell["value"] is not None and cell["value"]["mean"] is not None:
                 assert cell["value"]["mean"] == stored[f"summary.{arm_key(row['arm'])}.{key}.mean"]
     assert set(document["definitions"]) >= {c.key for c in COLUMNS}
     assert document["reproducibility"]["seed_entropy"] == "11"

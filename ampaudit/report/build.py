@@ -16,10 +16,15 @@ from typing import Any
 from ampaudit import __version__
 from ampaudit.report.analysis import (
     COLUMNS,
+    Audit,
     Cell,
     Finding,
+    Judged,
+    arm_sentence,
+    by_replicate,
     comparison,
     findings,
+    judge,
     recorded_keys,
     summary_metrics,
 )
@@ -27,7 +32,9 @@ from ampaudit.report.figures import Figure, frontier, groups, opinions, sock_cur
 from ampaudit.report.methodology import Section, methodology
 from ampaudit.report.source import AuditData
 
-__all__ = ["Report", "build_report", "rerun_command"]
+__all__ = ["ArmVerdict", "Report", "build_report", "rerun_command"]
+
+ARMS = ("control", "treatment")
 
 
 @dataclass
@@ -45,6 +52,8 @@ class Report:
         Intervention arms, ordered by harm reduced per unit of cost.
     headline : str
         The recommender against its baseline, in one sentence.
+    verdicts : list of ArmVerdict
+        Each arm but the baseline against the baseline, in plain words.
     notes : list of str
         What is missing or partial.
     """
@@ -55,6 +64,7 @@ class Report:
     findings: list[Finding]
     headline: str
     methodology: list[Section]
+    verdicts: list[ArmVerdict] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     command: str = ""
@@ -93,6 +103,27 @@ class Report:
         return int(steps) if steps is not None else None
 
 
+@dataclass(frozen=True)
+class ArmVerdict:
+    """One arm against the baseline: a sentence and the verdict of each quantity."""
+
+    arm: str
+    sentence: str
+    judged: dict[str, Judged]
+
+
+def _verdicts(audit: Audit, arms: list[str], level: float) -> list[ArmVerdict]:
+    if not by_replicate(audit.finals, "control", "cons_share.extreme"):
+        return []
+    out = []
+    for arm in arms:
+        if arm == "control" or not by_replicate(audit.finals, arm, "cons_share.extreme"):
+            continue
+        sentence = arm_sentence(audit, arm, "control", confidence=level)
+        out.append(ArmVerdict(arm, sentence, judge(audit, arm, "control", confidence=level)))
+    return out
+
+
 def _n_replicates(data: AuditData) -> int:
     return len({r for reps in data.finals.values() for r in reps})
 
@@ -107,14 +138,18 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
     level = float(
         confidence if confidence is not None else _audit_config(data).get("confidence", 0.95)
     )
-    cells = comparison(data.finals, data.arms, confidence=level)
+    audit = _audit(data)
+    cells = comparison(
+        data.finals, data.arms, confidence=level, basis=audit.basis, labels=data.labels
+    )
     ranked = findings(data.finals, data.arms, confidence=level)
     report = Report(
         data=data,
         confidence=level,
         cells=cells,
         findings=ranked,
-        headline=_headline(cells, data, level),
+        headline=_headline(data, level),
+        verdicts=_verdicts(audit, data.arms, level),
         methodology=methodology(
             data.config,
             data.tags,
@@ -139,39 +174,22 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
     return report
 
 
-def _headline(cells: dict[tuple[str, str], Cell], data: AuditData, level: float) -> str:
+def _headline(data: AuditData, level: float) -> str:
     if data.tags.get("mode") == "sock_puppet" and data.sock:
         return _sock_headline(data)
-    trt = cells.get(("treatment", "cons_share.extreme"))
-    ctl = cells.get(("control", "cons_share.extreme"))
-    amp = cells.get(("treatment", "amplification.extreme"))
-    if trt is None or trt.value is None or ctl is None or ctl.value is None:
+    audit = _audit(data)
+    ready = all(by_replicate(data.finals, arm, "cons_share.extreme") for arm in ARMS)
+    if not ready:
         return (
             "The recommender and its baseline have not both finished, so they cannot be "
             "compared yet."
         )
-    rec, base = data.labels.get("treatment", "?"), data.labels.get("control", "?")
-    text = (
-        f"Under the {rec} recommender, {_pct(trt.value.mean)} of what users consumed was "
-        f"extreme, against {_pct(ctl.value.mean)} under the {base} baseline"
-    )
-    if ctl.paired is not None and ctl.paired.has_interval:
-        text += (
-            f" (a difference of {_pp(-ctl.paired.mean)} percentage points; {level:.0%} CI "
-            f"{_pp(-ctl.paired.high)} to {_pp(-ctl.paired.low)})"
-        )
-    text += "."
-    if amp is not None and amp.value is not None:
-        a = amp.value
-        ci = ""
-        if a.has_interval:
-            ci = f" ({level:.0%} CI {a.low:+.0%} to {a.high:+.0%})"
-        more = "more" if a.mean >= 0 else "fewer"
-        text += (
-            f" It recommended extreme content to {abs(a.mean):.0%} {more} users than the "
-            f"baseline did{ci}: an amplification ratio of {a.mean:.2f}."
-        )
-    return text
+    return arm_sentence(audit, "treatment", "control", confidence=level)
+
+
+def _audit(data: AuditData) -> Audit:
+    """The audit's finals with its amplification basis and arm labels."""
+    return Audit(data.finals, data.tags.get("amplification_basis", "rec_reach"), data.labels)
 
 
 def _sock_headline(data: AuditData) -> str:
@@ -193,10 +211,6 @@ def _sock_headline(data: AuditData) -> str:
 
 def _pct(share: float) -> str:
     return f"{100 * share:.2f}%"
-
-
-def _pp(diff: float) -> str:
-    return f"{100 * diff:+.2f}"
 
 
 def _gaps(report: Report) -> list[str]:

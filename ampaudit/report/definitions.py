@@ -53,6 +53,22 @@ CITATIONS: dict[str, str] = {
         "(2019), commitments of online service providers."
     ),
     "Student 1908": "Student (1908). The probable error of a mean. Biometrika 6(1):1-25.",
+    "Agresti 2013": (
+        "Agresti (2013). Categorical Data Analysis, 3rd ed. Wiley: logit-scale intervals "
+        "and the delta method (§1.4, §16.1)."
+    ),
+    "Hirschberg 2010": (
+        "Hirschberg, Lye (2010). A geometric comparison of the delta and Fieller "
+        "confidence intervals. The American Statistician 64(3):234-241."
+    ),
+    "Mandelkern 2002": (
+        "Mandelkern (2002). Setting confidence intervals for bounded parameters. "
+        "Statistical Science 17(2):149-172."
+    ),
+    "Lakens 2017": (
+        "Lakens (2017). Equivalence tests: a practical primer for t tests, correlations, "
+        "and meta-analyses. Social Psychological and Personality Science 8(4):355-362."
+    ),
 }
 
 #: Metric key → definition. Keys are those of the comparison table and figures.
@@ -70,13 +86,27 @@ METRICS: dict[str, Definition] = {
         "follows, search), that were extreme. The harm an intervention should reduce.",
         "Stray 2023",
     ),
+    "reach_gain.extreme": Definition(
+        "Extreme reach vs. baseline (users per 1,000)",
+        "Users per 1,000 recommended at least one extreme item under the arm, minus the "
+        "same under the named baseline arm of the same replicate, at the horizon (against "
+        "a 'none' baseline, exposure through any channel). The headline comparison: unlike "
+        "the ratio it exists when the baseline reaches almost nobody, and a panel can weigh "
+        "it against a population's size. Paired by replicate; Student-t interval, cut to "
+        "the possible range [-1,000, +1,000].",
+        "Huszár 2022",
+    ),
     "amplification.extreme": Definition(
         "Amplification of extreme reach",
         "Huszár et al.'s amplification ratio: the fraction of users recommended at least "
         "one extreme item under the arm, divided by the same fraction under the named "
-        "baseline arm of the same replicate, minus 1, at the horizon. 0 means no "
-        "amplification, 1.0 means twice the baseline's reach. Against a 'none' baseline "
-        "(no feed) exposure through any channel is compared instead.",
+        "baseline arm, minus 1, at the horizon, shown in percent (+100% means twice the "
+        "baseline's reach; -100% is its floor). Over replicates it is the ratio of mean "
+        "reaches, with a Student-t interval on its logarithm (delta method over paired "
+        "replicates), so the interval never crosses -100%. It is not reported when the "
+        "baseline reached fewer than 10 users per replicate: a ratio over so few is "
+        "unstable. Against a 'none' baseline (no feed) exposure through any channel is "
+        "compared instead.",
         "Huszár 2022",
     ),
     "drift": Definition(
@@ -100,12 +130,13 @@ METRICS: dict[str, Definition] = {
     ),
     "harm_reduced": Definition(
         "Harm reduced and engagement cost",
-        "The paired difference of the extreme consumption share (intervention arm minus "
-        "recommender alone, same replicate) and its confidence interval, divided by the "
-        "recommender-alone mean over the same replicates, in percent; engagement cost is "
-        "the same for the click-through rate. The interval treats that mean as fixed, so "
-        "it understates the uncertainty when the mean itself varies much between worlds.",
-        "Student 1908",
+        "One minus the ratio of the mean extreme consumption share under the intervention "
+        "arm to that under the recommender alone over the same replicates, in percent "
+        "(at most 100%); engagement cost is the same for the click-through rate. The "
+        "interval is Student-t on the log of the ratio of means with the delta-method "
+        "variance of paired replicates, mapped back, so it never claims more than a 100% "
+        "reduction.",
+        "Hirschberg 2010",
     ),
     "collateral": Definition(
         "Collateral",
@@ -142,11 +173,28 @@ METRICS: dict[str, Definition] = {
     ),
     "interval": Definition(
         "Confidence intervals and paired differences",
-        "Means over replicates (independent simulated worlds) with Student-t confidence "
-        "intervals. Paired differences subtract the recommender-alone arm within each "
-        "replicate: arms share the world and the users' random draws (common random "
-        "numbers), so the difference is the algorithm's or intervention's, not noise.",
-        "Student 1908",
+        "Each figure's interval is built on its own scale, over replicates (independent "
+        "simulated worlds), so it cannot leave the figure's possible range: shares "
+        "(Student-t on the logit of the mean, delta method: always within 0-100%); counts "
+        "(the same on the log scale: never below 0); ratios such as amplification and "
+        "relative reductions (the paired ratio of means with a Student-t interval on its "
+        "log: never below -100%); paired differences (Student-t, valid for a difference of "
+        "means, cut to the possible range, which cannot lower its coverage). Paired "
+        "differences subtract another arm within each replicate: arms share the world and "
+        "the users' random draws (common random numbers), so the difference is the "
+        "algorithm's or intervention's, not noise. From a single replicate, or the same "
+        "value in every replicate, no interval is claimed.",
+        "Agresti 2013",
+    ),
+    "verdict": Definition(
+        "Verdicts",
+        "A verdict reads a comparison's interval: 'increases' or 'decreases' when it "
+        "excludes no change; 'no measurable change' when it lies within the smallest "
+        "change that matters (10% of the baseline's level, at least 0.1 percentage point "
+        "for a share and 1 per 1,000 for reach; 10% for a ratio; 0.005 for drift), an "
+        "equivalence test at the same level; otherwise 'inconclusive', with the replicates "
+        "a conclusive answer would need at 80% power if the effect is as estimated.",
+        "Lakens 2017",
     ),
 }
 

@@ -9,7 +9,15 @@ markup.
 
 from __future__ import annotations
 
-from ampaudit.report.analysis import COLUMNS, COST_FLOOR, Estimate, arm_key, number
+from ampaudit.report.analysis import (
+    COLUMNS,
+    COST_FLOOR,
+    RELATIVE_MARGIN,
+    VERDICT_ROWS,
+    Estimate,
+    arm_key,
+    number,
+)
 from ampaudit.report.build import Report
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
 
@@ -40,6 +48,8 @@ def render_html(report: Report) -> str:
         roles={"control": "baseline", "treatment": "recommender alone"},
         finite=_finite,
         interventions=report.interventions,
+        verdict_rows=VERDICT_ROWS,
+        relative_margin=RELATIVE_MARGIN,
     )
 
 

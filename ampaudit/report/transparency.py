@@ -13,13 +13,14 @@ import math
 from importlib import resources
 from typing import Any
 
+from ampaudit.estimands import Verdict
 from ampaudit.report.analysis import COLUMNS, COST_FLOOR, Estimate
 from ampaudit.report.build import Report
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
 
 __all__ = ["SCHEMA_ID", "schema", "transparency_report"]
 
-SCHEMA_ID = "https://ampaudit.org/schemas/transparency-report/1.json"
+SCHEMA_ID = "https://ampaudit.org/schemas/transparency-report/2.json"
 
 
 def schema() -> dict[str, Any]:
@@ -35,7 +36,21 @@ def _num(value: float) -> float | None:
 def _estimate(est: Estimate | None) -> dict[str, Any] | None:
     if est is None:
         return None
-    return {"mean": _num(est.mean), "ci_low": _num(est.low), "ci_high": _num(est.high), "n": est.n}
+    return {
+        "mean": _num(est.mean),
+        "ci_low": _num(est.low),
+        "ci_high": _num(est.high),
+        "n": est.n,
+        "scale": est.scale,
+        "method": est.method,
+        "note": est.note,
+    }
+
+
+def _verdict(said: Verdict | None) -> dict[str, Any] | None:
+    if said is None:
+        return None
+    return {"kind": said.kind, "text": str(said), "replicates_needed": said.needed}
 
 
 def transparency_report(report: Report) -> dict[str, Any]:
@@ -43,7 +58,7 @@ def transparency_report(report: Report) -> dict[str, Any]:
     data = report.data
     return {
         "$schema": SCHEMA_ID,
-        "schema_version": 1,
+        "schema_version": 2,
         "generated": report.generated,
         "generator": report.generator,
         "audit": {
@@ -78,8 +93,21 @@ def transparency_report(report: Report) -> dict[str, Any]:
                     "collateral": f.collateral,
                     "comparable": f.comparable,
                     "score": _num(f.score),
+                    "verdict": _verdict(f.verdict),
                 }
                 for f in report.findings
+            ],
+            "verdicts": [
+                {
+                    "arm": v.arm,
+                    "label": data.labels.get(v.arm, v.arm),
+                    "text": v.sentence,
+                    "quantities": {
+                        key: {"estimate": _estimate(j.estimate), "verdict": _verdict(j.verdict)}
+                        for key, j in v.judged.items()
+                    },
+                }
+                for v in report.verdicts
             ],
         },
         "comparison": [
