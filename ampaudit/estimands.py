@@ -87,6 +87,9 @@ METHODS: dict[str, str] = {
 #: over 30% below 10.
 MIN_BASELINE_USERS = 10.0
 
+#: A baseline mean at or below this is 0 for a ratio (float noise, not a measurement).
+TINY = 1e-12
+
 #: The largest replicate count a verdict will quote; beyond it, "more than".
 MAX_QUOTED_REPLICATES = 1000
 
@@ -194,7 +197,8 @@ def level(values: np.ndarray | list[float], scale: Scale, *, confidence: float) 
         # not a share or a count after all (a foreign table): say so, claim no bounds
         est = _t_interval(v, confidence, bound=math.inf)
         return replace(est, scale=scale, note=f"values outside the range of a {scale}")
-    if len(v) < 2 or np.ptp(v) == 0:
+    at_bound = mean <= 0 or (scale == "share" and mean >= 1)  # all but equal, to float precision
+    if len(v) < 2 or np.ptp(v) == 0 or at_bound:
         return _no_interval(mean, len(v), scale, 0.0 if len(v) > 1 else math.nan)
     sd = float(v.std(ddof=1))
     if scale == "share":
@@ -208,7 +212,8 @@ def level(values: np.ndarray | list[float], scale: Scale, *, confidence: float) 
         low, high = math.exp(centre - half), math.exp(centre + half)
     else:
         raise ValueError(f"level() takes share, count or difference, got {scale!r}")
-    return Estimate(mean, low, high, len(v), scale, "", working_sd)
+    # mapping back cannot move a bound past the mean but in the last bits of a float
+    return Estimate(mean, min(low, mean), max(high, mean), len(v), scale, "", working_sd)
 
 
 def _expit(z: float) -> float:
@@ -322,7 +327,7 @@ def ratio_of_means(
             f"{MIN_BASELINE_USERS:.0f}): a ratio over so few is unstable, so none is reported; "
             "read the absolute difference",
         )
-    if mb <= 0:
+    if mb <= TINY:
         return Estimate(
             math.nan, math.nan, math.nan, len(a), "change", f"{what} is 0: no ratio exists"
         )
@@ -340,15 +345,9 @@ def ratio_of_means(
     sd = float(influence.std(ddof=1))
     half = _t(confidence, len(a)) * sd / math.sqrt(len(a))
     centre = math.log(ratio)
-    return Estimate(
-        ratio - 1,
-        math.exp(centre - half) - 1,
-        math.exp(centre + half) - 1,
-        len(a),
-        "change",
-        "",
-        sd,
-    )
+    low, high = math.exp(centre - half) - 1, math.exp(centre + half) - 1
+    change = ratio - 1
+    return Estimate(change, min(low, change), max(high, change), len(a), "change", "", sd)
 
 
 def replicates_needed(
@@ -418,7 +417,7 @@ class Verdict:
         if self.kind != "inconclusive" or self.needed is None:
             return ""
         if self.needed > MAX_QUOTED_REPLICATES:
-            return f"needs more than {MAX_QUOTED_REPLICATES:,} replicates"
+            return f"needs > {MAX_QUOTED_REPLICATES:,} replicates"
         return f"needs ≈ {self.needed:,} replicates"
 
     def __str__(self) -> str:
@@ -461,9 +460,7 @@ def verdict(est: Estimate | None, *, margin: float, confidence: float) -> Verdic
     if est.refused:
         return Verdict("not estimated", reason=est.note)
     if not est.has_interval:
-        if est.n >= 2 and est.mean == 0:
-            return Verdict("inconclusive", reason="no variation across replicates")
-        return Verdict("inconclusive", reason=est.note or "no interval")
+        return Verdict("inconclusive", reason="no variation" if est.n >= 2 else "one replicate")
     if est.low > 0:
         return Verdict("increases")
     if est.high < 0:
@@ -475,8 +472,9 @@ def verdict(est: Estimate | None, *, margin: float, confidence: float) -> Verdic
 
 def _needed(est: Estimate, margin: float, confidence: float) -> int:
     """Replicates to exclude 0 (a clear effect) or to fit within the margin (none)."""
-    effect = math.log1p(est.mean) if est.scale == "change" else est.mean
-    edge = math.log1p(margin) if est.scale == "change" else margin
+    logged = est.scale == "change" and est.mean > -1  # an arm at 0 has no log ratio
+    effect = math.log1p(est.mean) if logged else est.mean
+    edge = math.log1p(margin) if logged else margin
     # an estimate inside the margin needs the interval to shrink to the margin;
     # one outside it needs the interval to exclude 0
     target = edge - abs(effect) if abs(effect) < edge / 2 else effect

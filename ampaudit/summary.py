@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 
 from ampaudit.audit import ARMS, AuditResult, amplification_basis
-from ampaudit.estimands import Estimate, difference, level, replicates_needed
+from ampaudit.estimands import (
+    MAX_QUOTED_REPLICATES,
+    Estimate,
+    Verdict,
+    difference,
+    level,
+    replicates_needed,
+)
 from ampaudit.report.analysis import (
     COLUMN,
     COLUMNS,
@@ -77,6 +84,12 @@ def cell(column: Column, est: Estimate | None, *, paired: bool = False) -> str:
         return "n/a"
     if est.refused:
         return "not reported"
+    # one precision per cell, three significant figures: 12.3 [0.4, 45.6], +72 [+40, +104]
+    largest = max(abs(v) for v in (est.mean, est.low, est.high) if math.isfinite(v))
+    if column.unit == "%" and largest >= 0.1:
+        column = Column(column.key, column.title, column.scale, column.unit, 1)
+    elif column.unit == "per 1,000" and largest >= 10:
+        column = Column(column.key, column.title, column.scale, column.unit, 0)
     text = column.format(est.mean, paired=paired)
     if column.unit == "%" and not paired:  # the header says %
         text = text.removesuffix("%")
@@ -85,6 +98,11 @@ def cell(column: Column, est: Estimate | None, *, paired: bool = False) -> str:
     low, high = (column.format(v, paired=paired) for v in (est.low, est.high))
     if column.unit == "%":  # the unit is on the estimate already
         low, high = (b.removesuffix(" pp").removesuffix("%") for b in (low, high))
+    # bounds beyond four digits say no more than "huge" (a ratio over a near-0 mean)
+    low = "< -9,999" if len(low.lstrip("+-").split(".")[0]) > 5 and est.low < 0 else low
+    high = "> 9,999" if len(high.lstrip("+-").split(".")[0]) > 5 and est.high > 0 else high
+    if low == high:  # an interval narrower than the last digit shown
+        return f"{text} (±0 shown)"
     return f"{text} [{low}, {high}]"
 
 
@@ -92,8 +110,13 @@ def _audit(result: AuditResult) -> Audit:
     return Audit(result.finals(), amplification_basis(result.labels["control"]), result.labels)
 
 
-def _arm_label(result: AuditResult, arm: str) -> str:
-    return f"{arm} ({result.labels[arm]})" if arm in ARMS else arm
+#: Longest arm label the default tables show in full.
+LABEL = 24
+
+
+def _arm_label(result: AuditResult, arm: str, *, wide: bool = True) -> str:
+    label = f"{arm} ({result.labels[arm]})" if arm in ARMS else arm
+    return label if wide or len(label) <= LABEL else label[: LABEL - 1] + "…"
 
 
 def summary_table(
@@ -113,7 +136,8 @@ def summary_table(
     header = ["arm", *(_title(c) for c in shown)]
     rows = [header]
     for arm in result.arms:
-        rows.append([_arm_label(result, arm), *(cell(c, cells[arm, c.key].value) for c in shown)])
+        label = _arm_label(result, arm, wide=wide)
+        rows.append([label, *(cell(c, cells[arm, c.key].value) for c in shown)])
     n_rep = len({r.replicate for r in result.runs})
     lines = text_table(rows)
     lines += ["", *_wrap(_levels_note(confidence, n_rep, n_steps, wide))]
@@ -149,11 +173,12 @@ def _levels_note(confidence: float, n_rep: int, n_steps: int, wide: bool) -> str
 def _versus(result: AuditResult, audit: Audit, arm: str, confidence: float) -> list[str]:
     base = result.labels["control"]
     judged = judge(audit, arm, "control", confidence=confidence)
-    rows = [[f"{result.labels[arm]} vs {base}", f"paired, {confidence:.0%} CI", "verdict"]]
+    name = _arm_label(result, arm, wide=False) if arm.startswith("+") else result.labels[arm]
+    rows = [[f"{name} vs {base}", f"paired, {confidence:.0%} CI", "verdict"]]
     titles = dict(VERDICT_ROWS)
     for key, j in judged.items():
         label = {
-            "reach_gain.extreme": "extreme reach, per 1,000 users",
+            "reach_gain.extreme": "extreme reach /1,000 users",
             "cons_share.extreme": "extreme consumption share",
             "drift": "opinion drift",
             "radicalised": "radicalised fraction",
@@ -161,7 +186,7 @@ def _versus(result: AuditResult, audit: Audit, arm: str, confidence: float) -> l
         rows.append([f"  {label}", cell(j.column, j.estimate, paired=True), str(j.verdict)])
     amp = COLUMN["amplification.extreme"]
     ratio = compare(audit, arm, "control", amp, confidence=confidence)
-    rows.insert(2, ["  amplification (ratio - 1)", cell(amp, ratio), _ratio_role(ratio)])
+    rows.insert(2, ["  amplification (ratio-1)", cell(amp, ratio), _ratio_role(ratio)])
     lines = text_table(rows)
     lines += _wrap("Verdict: " + arm_sentence(audit, arm, "control", confidence=confidence))
     return lines
@@ -171,7 +196,8 @@ def _ratio_role(est: Estimate | None) -> str:
     if est is None:
         return ""
     if est.refused:
-        return "refused: baseline too small"
+        small = "fewer than" in est.note
+        return "refused: baseline reached < 10 users" if small else "refused: baseline is 0"
     return "beside the headline reach"
 
 
@@ -195,39 +221,58 @@ def cost_table(result: AuditResult, *, confidence: float = 0.95, wide: bool = Fa
     finals = result.finals()
     ranked = {f.arm: f for f in findings(finals, [*arms, "treatment"], confidence=confidence)}
     pct = Column("pct", "", "difference", "", 1)
-    rows = [["intervention", "harm reduced (%)", "engagement cost (%)", "collateral", "verdict"]]
+    rows = [["intervention", "harm reduced %", "engagement cost %", "verdict on harm"]]
+    spent = [["intervention", "news/counter/mainstream acted on", "wrongful removals (restored)"]]
     for arm in arms:
         f = ranked[arm]
-        touched = [result.values(arm, f"collateral.{cat}").mean() for cat in COLLATERAL]
-        wrongful = result.values(arm, "wrongful_removals").mean()
-        restored = result.values(arm, "restored").mean()
-        rows.append(
-            [
-                arm,
-                cell(pct, f.harm_reduced),
-                cell(pct, f.engagement_cost),
-                "/".join(f"{t:.0f}" for t in touched) + f", {wrongful:.0f} ({restored:.0f})",
-                _harm_verdict(f.verdict),
-            ]
-        )
-    lines = text_table(rows)
-    lines.append("")
+        label = _arm_label(result, arm, wide=wide)
+        harm, cost = (_percent(pct, e) for e in (f.harm_reduced, f.engagement_cost))
+        rows.append([label, harm, cost, _harm_verdict(f.verdict)])
+        touched = "/".join(_mean(result, arm, f"collateral.{cat}") for cat in COLLATERAL)
+        wrongful = _mean(result, arm, "wrongful_removals")
+        spent.append([label, touched, f"{wrongful} ({_mean(result, arm, 'restored')})"])
+    lines = [*text_table(rows), "", *text_table(spent), ""]
     lines += _wrap(
         f"Against the recommender alone (same replicate), {confidence:.0%} CI. Harm reduced: "
         "relative drop in the extreme share of consumption (at most 100%); engagement cost: "
-        "relative drop in CTR. Collateral: news/counter/mainstream items acted on, then "
-        "wrongful removals (restored on appeal), per replicate."
+        "relative drop in CTR. Legitimate items acted on and wrongful removals (restored on "
+        "appeal) are means per replicate."
     )
     if wide:
         lines += ["", *_wide_costs(result, arms, confidence)]
     return "\n".join(lines)
 
 
-def _harm_verdict(said: Any) -> str:
-    if said is None:
-        return ""
+def _percent(column: Column, est: Estimate | None) -> str:
+    """A percentage cell with one decimal below 10 and none above (it fits 100 columns)."""
+    if est is None or est.refused or not est.has_interval or abs(est.mean) < 10:
+        return cell(column, est)
+    whole = Column(column.key, column.title, column.scale, column.unit, 0)
+    return cell(whole, est)
+
+
+def _mean(result: AuditResult, arm: str, key: str) -> str:
+    """The mean of a count over replicates, or ``n/a`` when the arm did not record it."""
+    values = result.values(arm, key)
+    values = values[np.isfinite(values)]
+    return f"{values.mean():.0f}" if len(values) else "n/a"
+
+
+def _harm_verdict(said: Verdict | None) -> str:
+    """A short verdict on extreme consumption for the cost table."""
+    if said is None or said.kind == "not estimated":
+        return "not estimated"
     words = {"decreases": "reduces harm", "increases": "increases harm"}
-    return words.get(said.kind, str(said))
+    if said.kind in words:
+        return words[said.kind]
+    if said.needed is None:
+        return said.kind
+    more = f"> {MAX_QUOTED_REPLICATES:,}" if said.needed > MAX_QUOTED_REPLICATES else said.needed
+    return (
+        f"inconclusive (n ≈ {more})"
+        if said.needed <= MAX_QUOTED_REPLICATES
+        else (f"inconclusive (n {more})")
+    )
 
 
 COLLATERAL = ("news", "counter", "mainstream")

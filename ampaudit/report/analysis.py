@@ -120,8 +120,10 @@ class Column:
         if self.unit == "change":
             return _signed(100 * value, 0) + "%"
         if self.unit == "%":
-            text = _signed(100 * value, self.digits) if sign or paired else None
-            text = text or number(100 * value, self.digits)
+            # three significant figures are plenty: 0.42%, 12.3%, 100.0%
+            digits = self.digits if abs(value) < 0.1 else min(self.digits, 1)
+            text = _signed(100 * value, digits) if sign or paired else None
+            text = text or number(100 * value, digits)
             return text + (" pp" if paired else "%")
         return _signed(value, self.digits) if sign or paired else number(value, self.digits)
 
@@ -277,7 +279,8 @@ def compare(
         )
     if column.unit == "per 1,000":
         return scaled(difference(a, b, confidence=confidence), 1000.0)
-    bound = {"share": 1.0, "count": math.inf}.get(column.scale, 2.0)
+    # drift: arms of a replicate start from the same opinions, so they differ by at most 1
+    bound = math.inf if column.scale == "count" else 1.0
     return difference(a, b, confidence=confidence, bound=bound)
 
 
