@@ -165,7 +165,7 @@ def audit_log_command(args: list[str]) -> int:
     ns = parser.parse_args(args)
     import numpy as np
 
-    from ampaudit.logaudit import LogError, audit_log, load_table
+    from ampaudit.logaudit import LogError, audit_log, load_table, noise_warnings
 
     try:
         log, items = load_table(ns.log), load_table(ns.items)
@@ -191,14 +191,32 @@ def audit_log_command(args: list[str]) -> int:
     ]
     print("arm  replicate  " + "  ".join(keys))
     for (arm, rep), metrics in results.items():
-        cells = [f"{metrics[k]:.4f}" if k in metrics else "n/a" for k in keys]
+        cells = [_log_cell(metrics, k) for k in keys]
         print(f"{arm}  {rep}  " + "  ".join(cells))
     if ns.epsilon is not None:
+        first = next(iter(results.values()))
+        error = first["dp.expected_error.reach"]
         print(
             f"\nDifferential privacy: total epsilon {ns.epsilon} over the reach counts "
-            "(Laplace, sensitivity 1); other metrics are withheld."
+            f"(Laplace, sensitivity 1, scale {first['dp.noise_scale_users']:.3g} users per "
+            f"count); expected absolute error of each reach {error:.4f}. "
+            "Intervals [95%] include the noise; other metrics are withheld."
         )
+        for line in noise_warnings(results, "extreme"):
+            print(line, file=sys.stderr)
     return 0
+
+
+def _log_cell(metrics: dict[str, float], key: str) -> str:
+    """A metric of ``audit-log``, with its noise interval under differential privacy."""
+    if metrics.get(f"{key}.refused"):
+        return "not reported"
+    if key not in metrics:
+        return "n/a"
+    text = f"{metrics[key]:.4f}"
+    if f"{key}.low" in metrics:
+        text += f" [{metrics[f'{key}.low']:.4f}, {metrics[f'{key}.high']:.4f}]"
+    return text
 
 
 def serve_command(args: list[str]) -> int:
