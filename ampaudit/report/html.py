@@ -10,7 +10,7 @@ markup.
 from __future__ import annotations
 
 from ampaudit.report.analysis import COLUMNS, COST_FLOOR, Estimate, arm_key, number
-from ampaudit.report.build import Report
+from ampaudit.report.build import Report, factor_meaning
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
 
 __all__ = ["number", "render_html"]
@@ -40,6 +40,7 @@ def render_html(report: Report) -> str:
         roles={"control": "baseline", "treatment": "recommender alone"},
         finite=_finite,
         interventions=report.interventions,
+        factor_meaning=factor_meaning,
     )
 
 
