@@ -167,6 +167,32 @@ def test_a_conclusion_that_leans_the_other_way_fails():
     assert c.holds_share.high < 0.5
 
 
+def test_replicates_that_disagree_mark_the_drivers_as_noise():
+    conf = _conf(n=8)
+    points = sample(conf, 4)
+    rng = np.random.default_rng(0)
+    # a small real effect of factor b under replicate noise 100 times larger
+    finals = [
+        {
+            "treatment": {r: {"m": 0.01 * row[1] + rng.normal(0, 1)} for r in range(3)},
+            "control": {r: {"m": 0.0} for r in range(3)},
+        }
+        for row in points
+    ]
+    (c,) = analyse(conf, points, finals, entropy=4, labels={}).conclusions
+    assert c.noise_share > 0.5
+    assert c.noisy
+    table = robustness_table(analyse(conf, points, finals, entropy=4, labels={}))
+    (row,) = [line for line in table.splitlines() if line.startswith("up ")]
+    assert "mostly noise" in row
+    # the same effect measured without noise is not flagged
+    clean = [_finals(0.01 * row[1], replicates=3) for row in points]
+    (c,) = analyse(conf, points, clean, entropy=4, labels={}).conclusions
+    assert c.noise_share == 0
+    assert not c.noisy
+    assert [e.factor for e in c.drivers()] == ["b"]
+
+
 def test_untrusted_results_are_refused():
     with pytest.raises(ValueError, match="not a sensitivity result"):
         Robustness.from_dict({"id": "x"})
@@ -281,7 +307,8 @@ def test_indices_of_every_conclusion_are_logged_to_mlflow(analysed):
         assert c.holds == holds
         assert metrics[f"sensitivity.{c.name}.holds_share"] == pytest.approx(holds / 10)
     assert "How robust is each conclusion?" in stdout
-    assert max(len(line) for line in stdout.splitlines()) <= 100
+    table = stdout.split("\nMLflow:")[0]  # the re-run command after it is never wrapped
+    assert max(len(line) for line in table.splitlines()) <= 100
 
 
 def test_a_rerun_with_the_same_seed_reuses_the_finished_points(analysed):

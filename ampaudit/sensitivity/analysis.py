@@ -20,16 +20,20 @@ from ampaudit.sensitivity.design import analysis_seeds, problem
 
 __all__ = [
     "MAX_DRIVERS",
+    "NOISY",
     "ConclusionResult",
     "FactorEffect",
     "Interval",
     "Robustness",
     "analyse",
+    "compared_pairs",
     "paired_differences",
 ]
 
 #: Drivers a table names per conclusion.
 MAX_DRIVERS = 3
+#: Noise share from which a conclusion's drivers are flagged as mostly noise.
+NOISY = 0.5
 
 #: arm → replicate → metric → final value, as the report reads audits.
 Finals = Mapping[str, Mapping[int, Mapping[str, float]]]
@@ -90,8 +94,12 @@ class ConclusionResult:
         Points whose own interval (over replicates) excludes no change in the stated
         direction; ``None`` with one replicate per point.
     noise_share : float or None
-        Monte Carlo variance of the point outcomes (``var/n_replicates``, averaged)
-        over their variance across the space: near 1, the indices mostly measure noise.
+        How much of what the indices are built from is Monte Carlo noise: over the
+        pairs of points the method compares (consecutive points of a Morris trajectory;
+        Sobol' ``A`` and each ``AB_j``), the variance of their outcome difference over
+        replicates (``var/n_replicates``, so common random numbers count) divided by
+        the mean squared difference. Near 1 the indices mostly measure noise (see
+        :data:`NOISY`); ``None`` with one replicate per point.
     effects : list of FactorEffect
         One per factor, in factor order; empty when the indices could not be computed
         (``note`` says why).
@@ -126,6 +134,11 @@ class ConclusionResult:
         if s.high <= 0.5:
             return "fails in most of the space"
         return "inconclusive: holds in part of the space"
+
+    @property
+    def noisy(self) -> bool:
+        """Whether Monte Carlo noise is at least :data:`NOISY` of what the indices measure."""
+        return self.noise_share is not None and self.noise_share >= NOISY
 
     def drivers(self, limit: int = MAX_DRIVERS) -> list[FactorEffect]:
         """The factors that measurably move the outcome, strongest first."""
@@ -372,17 +385,18 @@ def _conclusion_result(
 
     sign = 1.0 if c.direction == "increases" else -1.0
     outcomes = np.full(len(points), np.nan)
-    noise: list[float] = []
+    per_replicate: list[dict[int, float]] = []
     confirmed: int | None = 0
     for i, audit in enumerate(finals):
-        d = paired_differences(audit or {}, c.arm, c.baseline, c.metric)
+        by_rep = _replicate_differences(audit or {}, c)
+        per_replicate.append(by_rep)
+        d = np.array([by_rep[r] for r in sorted(by_rep)])
         if len(d) == 0:
             continue
         outcomes[i] = d.mean()
         if len(d) < 2:
             confirmed = None
             continue
-        noise.append(float(d.var(ddof=1)) / len(d))
         est = estimate(d, confidence=conf.confidence)
         if confirmed is not None and est is not None:
             confirmed += bool(est.low > 0) if sign > 0 else bool(est.high < 0)
@@ -411,10 +425,55 @@ def _conclusion_result(
     if spread == 0:
         result.note = "the outcome did not vary over the space: no factor moves it"
         return result
-    if noise and len(noise) == n:
-        result.noise_share = float(np.mean(noise)) / spread
+    result.noise_share = _noise_share(conf, outcomes, per_replicate)
     result.effects = _effects(conf, points, outcomes, sign, entropy)
     return result
+
+
+def _replicate_differences(finals: Finals, c: ConclusionConf) -> dict[int, float]:
+    """Replicate → ``arm − baseline`` of the conclusion's metric (finite values only)."""
+    a, b = finals.get(c.arm, {}), finals.get(c.baseline, {})
+    out = {}
+    for r in sorted(a.keys() & b.keys()):
+        x, y = a[r].get(c.metric), b[r].get(c.metric)
+        if x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
+            out[r] = float(x) - float(y)
+    return out
+
+
+def compared_pairs(conf: SensitivityConf) -> list[tuple[int, int]]:
+    """The pairs of design rows whose outcome differences the method's indices use.
+
+    Examples
+    --------
+    >>> from ampaudit.sensitivity.conf import FactorConf
+    >>> f = {"a": FactorConf("x.a", 0, 1), "b": FactorConf("x.b", 0, 1)}
+    >>> compared_pairs(SensitivityConf(n=2, factors=f))
+    [(0, 1), (1, 2), (3, 4), (4, 5)]
+    >>> compared_pairs(SensitivityConf(method="sobol", n=2, factors=f))
+    [(0, 1), (0, 2), (4, 5), (4, 6)]
+    """
+    k = len(conf.factors)
+    if conf.method == "morris":
+        return [(t * (k + 1) + j, t * (k + 1) + j + 1) for t in range(conf.n) for j in range(k)]
+    return [(t * (k + 2), t * (k + 2) + j + 1) for t in range(conf.n) for j in range(k)]
+
+
+def _noise_share(
+    conf: SensitivityConf, outcomes: np.ndarray, per_replicate: list[dict[int, float]]
+) -> float | None:
+    """See :attr:`ConclusionResult.noise_share`; None without two replicates everywhere."""
+    noise = signal = 0.0
+    for i, j in compared_pairs(conf):
+        shared = sorted(per_replicate[i].keys() & per_replicate[j].keys())
+        if len(shared) < 2:
+            return None
+        steps = np.array([per_replicate[j][r] - per_replicate[i][r] for r in shared])
+        noise += float(steps.var(ddof=1)) / len(steps)
+        signal += float(outcomes[j] - outcomes[i]) ** 2
+    if signal == 0:
+        return None
+    return noise / signal
 
 
 def _wilson(k: int, n: int, confidence: float) -> Interval:

@@ -221,7 +221,8 @@ def prepare(overrides: list[str]) -> Plan:
     _check_metrics(conf, sconf)
     entropy = int(cfg.seed) if cfg.get("seed") is not None else draw_entropy()
     seeded = [o for o in point_overrides if _key(o) != "seed"] + [f"seed={entropy}"]
-    analysis_id = design_id(sconf, seeded, entropy)
+    # the launcher changes where points run, not their results (nor, so, the analysis)
+    analysis_id = design_id(sconf, [o for o in seeded if not _key(o).startswith("hydra")], entropy)
     system = system_tags(conf.recommender)
     labels = {"treatment": audited_label(conf.recommender, system), "control": conf.audit.control}
     return Plan(

@@ -36,7 +36,8 @@ def drivers_text(c: ConclusionResult) -> str:
     if not c.effects:
         return "not computed"
     top = c.drivers()
-    return ", ".join(_effect(e) for e in top) if top else "none measurable"
+    text = ", ".join(_effect(e) for e in top) if top else "none measurable"
+    return f"mostly noise: {text}" if c.noisy else text
 
 
 def robustness_table(r: Robustness) -> str:
@@ -69,7 +70,7 @@ def robustness_table(r: Robustness) -> str:
             f"{c.name}: {c.claim} ({c.metric}, {c.arm} - {c.baseline} {sign} 0) -- {c.verdict}"
             + (f"; {c.note}" if c.note else "")
             + (
-                f"; Monte Carlo noise is {_noise(c.noise_share)} of the outcome's variance"
+                f"; Monte Carlo noise is {_noise(c.noise_share)} of what its indices measure"
                 if c.noise_share is not None
                 else ""
             )
@@ -87,7 +88,9 @@ def robustness_table(r: Robustness) -> str:
         f"leans the stated way, {level} Wilson interval treating points as independent "
         f"draws; confirmed: share of points whose own {level} interval over replicates "
         f"excludes no change; drivers: factors whose {index} interval excludes 0, "
-        "strongest first; + raising it pushes toward the conclusion, - away."
+        "strongest first; + raising it pushes toward the conclusion, - away; 'mostly "
+        "noise' when replicates disagree on the differences the indices are built from "
+        "at least as much as the points do: add replicates (audit.replicates)."
     )
     lines += ["", *textwrap.wrap(legend, WIDTH)]
     return "\n".join(lines)
