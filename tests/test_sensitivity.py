@@ -30,9 +30,11 @@ FACTORS = {
 CONCLUSION = {"up": ConclusionConf(claim="{recommender} up", metric="m", direction="increases")}
 
 #: A real analysis, small enough for about a minute: 4 factors, 2 Morris trajectories
-#: (10 audits), 4 steps, 1 replicate, on a 200-user world.
+#: (10 audits), 4 steps, 1 replicate, on a 200-user world, through the joblib launcher.
 COMMAND = [
     "sensitivity",
+    "hydra/launcher=joblib",
+    "hydra.launcher.n_jobs=2",
     "world=small",
     "world.n_users=200",
     "audit.n_steps=4",

@@ -181,7 +181,9 @@ def _from_mlflow(target: str, resolved: str) -> AuditData:
         # compare audits first; an experiment of sock-puppet audits only reports those.
         # The audits a sensitivity analysis ran at its points, and the analysis itself,
         # are evidence of robustness, not the audit a panel asked for.
-        own = [r for r in parents if not _is_sensitivity(r)] or parents
+        own = [r for r in parents if not _is_sensitivity(r)]
+        if not own:  # an experiment of sensitivity analyses only: report the latest one
+            own = [r for r in parents if r.data.tags.get("mode") == "sensitivity"] or parents
         audits = [r for r in own if r.data.tags.get("mode") != "sock_puppet"] or own
         if not audits:
             raise ReportSourceError(f"experiment {target!r} at {resolved} holds no audit")
