@@ -31,6 +31,11 @@ commands:
   audit-log LOG --items ITEMS [--users USERS] [--control ARM] [--epsilon E] [--seed S]
                        the same per-arm metrics from a platform's impression log
                        (Parquet or CSV), optionally with differential privacy
+  sensitivity [OVERRIDES...] [--plan]
+                       how robust is each conclusion: run the audit over stated ranges of
+                       its behavioural assumptions (SALib Morris or Sobol', through the
+                       Hydra launcher) and report where each conclusion holds and what
+                       drives it (configs/sensitivity/default.yaml)
   report TARGET -o FILE [--format html|json] [--uri URI] [--no-log]
                        a self-contained HTML report for review panels (or the JSON
                        transparency export) of an audit: TARGET is an MLflow run id, an
@@ -60,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = ["ampaudit run", *rest]
         hydra_main()
         return 0
+    if command == "sensitivity":
+        from ampaudit.sensitivity.command import main as sensitivity_main
+
+        return sensitivity_main(rest)
     if command == "check-recommender":
         return check_command(rest)
     if command == "serve-stub":

@@ -104,6 +104,9 @@ class AuditData:
     stored_summary: dict[str, float] = field(default_factory=dict)
     #: The runs the report's numbers come from.
     evidence: list[Evidence] = field(default_factory=list)
+    #: The latest finished sensitivity analysis of the same system and baseline in the
+    #: experiment (:class:`ampaudit.sensitivity.Robustness`), or None.
+    robustness: Any = None
 
 
 def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
@@ -175,8 +178,13 @@ def _from_mlflow(target: str, resolved: str) -> AuditData:
                 f"(experiments: {', '.join(names) or 'none'}), nor a .parquet/.csv table"
             )
         parents = audit_runs(client, experiment.experiment_id)
-        # compare audits first; an experiment of sock-puppet audits only reports those
-        audits = [r for r in parents if r.data.tags.get("mode") != "sock_puppet"] or parents
+        # compare audits first; an experiment of sock-puppet audits only reports those.
+        # The audits a sensitivity analysis ran at its points, and the analysis itself,
+        # are evidence of robustness, not the audit a panel asked for.
+        own = [r for r in parents if not _is_sensitivity(r)]
+        if not own:  # an experiment of sensitivity analyses only: report the latest one
+            own = [r for r in parents if r.data.tags.get("mode") == "sensitivity"] or parents
+        audits = [r for r in own if r.data.tags.get("mode") != "sock_puppet"] or own
         if not audits:
             raise ReportSourceError(f"experiment {target!r} at {resolved} holds no audit")
         run = audits[0]
@@ -231,6 +239,15 @@ def _from_run(
             k: v for k, v in run.data.metrics.items() if k.startswith(("summary.", "paired."))
         },
     )
+    if tags.get("mode") == "sensitivity":
+        data.robustness = _robustness_of(client, run, notes)
+        if data.robustness is not None:
+            data.evidence.append(_sensitivity_evidence(data.robustness, run))
+        notes.append(
+            "This is a sensitivity analysis: it has no arms of its own; its robustness "
+            "section is below."
+        )
+        return data
     if tags.get("mode") == "sock_puppet":
         data.sock = _sock(client, finished)
         data.evidence.append(_evidence("sock-puppet walks", run, finished))
@@ -243,7 +260,64 @@ def _from_run(
         walks = [c for c in arm_runs(client, companion) if c.info.status == "FINISHED"]
         data.sock = _sock(client, walks)
         data.evidence.append(_evidence("sock-puppet walks", companion, walks))
+    analysis = _sensitivity(client, run, parents)
+    if analysis is not None:
+        data.robustness = _robustness_of(client, analysis, notes)
+        if data.robustness is not None:
+            data.evidence.append(_sensitivity_evidence(data.robustness, analysis))
     return data
+
+
+def _is_sensitivity(run: Any) -> bool:
+    """Whether ``run`` is a sensitivity analysis or one of the audits it ran."""
+    tags = run.data.tags
+    return tags.get("mode") == "sensitivity" or "sensitivity_point" in tags
+
+
+def _sensitivity(client: Any, run: Any, parents: list[Any] | None) -> Any:
+    """The latest finished sensitivity analysis of the same system and baseline as ``run``."""
+    tags = user_tags(run)
+    # compared in Python, not in a search filter: the tag values are untrusted text
+    for other in parents if parents is not None else audit_runs(client, run.info.experiment_id):
+        if (
+            other.data.tags.get("mode") == "sensitivity"
+            and other.info.status == "FINISHED"
+            and same_system(user_tags(other), tags)
+            and other.data.tags.get("control") == tags.get("control")
+        ):
+            return other
+    return None
+
+
+def _robustness_of(client: Any, analysis: Any, notes: list[str]) -> Any:
+    """The ``sensitivity.json`` of an analysis run, or None with a note saying why."""
+    import json
+
+    from ampaudit.sensitivity.analysis import Robustness
+
+    run_id = analysis.info.run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "sensitivity.json", tmp)
+            loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+        except Exception as exc:  # never logged, or not JSON
+            notes.append(
+                f"Sensitivity analysis {run_id} has no readable sensitivity.json "
+                f"({_first_line(exc)}): the robustness section is left out."
+            )
+            return None
+    try:
+        robustness = Robustness.from_dict(loaded)
+    except ValueError as exc:
+        notes.append(f"Sensitivity analysis {run_id}: {exc}; the robustness section is left out.")
+        return None
+    robustness.run_id = run_id
+    return robustness
+
+
+def _sensitivity_evidence(robustness: Any, analysis: Any) -> Evidence:
+    runs = tuple(sorted(str(p["run"]) for p in robustness.points if p.get("run")))
+    return Evidence("sensitivity analysis", analysis.info.run_id, runs)
 
 
 def _evidence(what: str, audit: Any, children: list[Any]) -> Evidence:
