@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import textwrap
 
 import numpy as np
@@ -82,3 +83,16 @@ def installed_plugin(tmp_path):
         "[ampaudit.recommenders]\nfreshpop = mypkg:FreshPopularity\n"
     )
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium for report tests: skipped locally without one, failed in CI."""
+    from ampaudit.report.browser import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (see .ci/run)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    return found

@@ -6,26 +6,14 @@ locally and fail in CI (``CI`` set), so a missing install step cannot pass unsee
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ampaudit.report import build_report, load_audit, render_html
 from ampaudit.report.analysis import COLUMNS, arm_key
-from ampaudit.report.browser import find_chromium, visit
+from ampaudit.report.browser import visit
 from tests.helpers import ampaudit, local_client
 
 PAYLOAD = "<script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    found = find_chromium()
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (see .ci/run)")
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    return found
 
 
 @pytest.fixture(scope="module")

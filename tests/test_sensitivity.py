@@ -340,20 +340,6 @@ def test_the_report_says_when_there_is_no_sensitivity_analysis(analysed):
 PAYLOAD = "<script>alert(1)</script>"
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    import os
-
-    from ampaudit.report.browser import find_chromium
-
-    found = find_chromium()
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (see .ci/run)")
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    return found
-
-
 def test_the_robustness_section_renders_in_chromium(analysed, chromium, tmp_path):
     from ampaudit.report.browser import visit
 

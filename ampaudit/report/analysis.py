@@ -415,9 +415,6 @@ def judge(audit: Audit, arm: str, baseline: str, *, confidence: float) -> dict[s
     return out
 
 
-_MORE = {"increases": "more", "decreases": "fewer"}
-
-
 def arm_sentence(audit: Audit, arm: str, baseline: str, *, confidence: float) -> str:
     """The arm against the baseline in plain words, reconciling exposure and consumption.
 
@@ -439,8 +436,8 @@ def arm_sentence(audit: Audit, arm: str, baseline: str, *, confidence: float) ->
     """
     judged = judge(audit, arm, baseline, confidence=confidence)
     exposure, consumption = judged["reach_gain.extreme"], judged["cons_share.extreme"]
-    first = _exposure_phrase(exposure, audit.name(arm))
-    second = _consumption_phrase(consumption)
+    first = _phrase(_EXPOSURE, exposure, audit.name(arm))
+    second = _phrase(_CONSUMPTION, consumption, "", "extreme share of consumption ")
     directed = ("increases", "decreases")
     same = (exposure.verdict.kind in directed) == (consumption.verdict.kind in directed)
     base = audit.name(baseline)
@@ -464,28 +461,26 @@ def _figures(judged: Judged, label: str = "") -> str:
     return f"({text})"
 
 
-def _exposure_phrase(j: Judged, name: str) -> str:
-    kind = j.verdict.kind
-    if kind in _MORE:
-        return f"{name} recommended extreme items to {_MORE[kind]} users {_figures(j)}"
-    if kind == "no measurable change":
-        return f"{name} recommended extreme items to about as many users {_figures(j)}"
-    if kind == "not estimated":
-        return f"{name}'s reach of extreme items could not be compared {_figures(j)}"
-    return f"it is unclear whether {name} recommended extreme items to more users {_figures(j)}"
+#: How a verdict on exposure (reach of extreme recommendations) reads.
+_EXPOSURE = {
+    "increases": "{name} recommended extreme items to more users",
+    "decreases": "{name} recommended extreme items to fewer users",
+    "no measurable change": "{name} recommended extreme items to about as many users",
+    "not estimated": "{name}'s reach of extreme items could not be compared",
+    "inconclusive": "it is unclear whether {name} recommended extreme items to more users",
+}
+#: How a verdict on consumption (the extreme share of what users consumed) reads.
+_CONSUMPTION = {
+    "increases": "users consumed more extreme content",
+    "decreases": "users consumed less extreme content",
+    "no measurable change": "what users consumed did not change measurably",
+    "not estimated": "consumption could not be compared",
+    "inconclusive": "it is unclear whether what users consumed changed",
+}
 
 
-def _consumption_phrase(j: Judged) -> str:
-    kind, figures = j.verdict.kind, _figures(j, "extreme share of consumption ")
-    if kind == "increases":
-        return f"users consumed more extreme content {figures}"
-    if kind == "decreases":
-        return f"users consumed less extreme content {figures}"
-    if kind == "no measurable change":
-        return f"what users consumed did not change measurably {figures}"
-    if kind == "not estimated":
-        return f"consumption could not be compared {figures}"
-    return f"it is unclear whether what users consumed changed {figures}"
+def _phrase(words: Mapping[str, str], j: Judged, name: str, label: str = "") -> str:
+    return words[j.verdict.kind].format(name=name) + " " + _figures(j, label)
 
 
 def _reduction(change: Estimate | None) -> Estimate | None:
