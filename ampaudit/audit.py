@@ -190,6 +190,7 @@ def run_audit(
     config_yaml: str = "",
     progress: Callable[[], None] | None = None,
     overrides: list[str] | None = None,
+    extra_tags: dict[str, str] | None = None,
 ) -> AuditResult:
     """Run every arm × replicate of the audit described by ``conf``.
 
@@ -208,6 +209,8 @@ def run_audit(
     overrides : list of str, optional
         The command-line overrides of this audit; with the seed made explicit they
         become the parent's ``command`` tag, the exact command that re-runs it.
+    extra_tags : dict of str to str, optional
+        More tags of the parent run (e.g. the sweep it belongs to, :mod:`ampaudit.sweep`).
 
     Returns
     -------
@@ -235,6 +238,7 @@ def run_audit(
     audit_tags = {
         **base_tags,
         **parent_tags(entropy, seed=conf.seed, params=params, overrides=overrides),
+        **(extra_tags or {}),
     }
     try:
         if tracker is not None:

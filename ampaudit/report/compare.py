@@ -1,0 +1,297 @@
+"""One report across several audits: the points of a sweep, or every audit of a TARGET.
+
+It opens with a comparison table (one row per audit × arm, each audit labelled by
+the overrides that differ between the audits), then gives each audit's own summary,
+table and figures. Every audit's numbers come from
+:func:`~ampaudit.report.build.build_report`, so they are the numbers of that audit's
+own report; the terminal table (:func:`comparison_text`) shows the same estimates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ampaudit import __version__
+from ampaudit.report.analysis import COLUMNS, Estimate, arm_key, interval_method, number
+from ampaudit.report.build import Report, build_report
+from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
+from ampaudit.report.figures import Figure
+from ampaudit.report.source import AuditData
+from ampaudit.sweep import point_labels
+
+__all__ = [
+    "TERMINAL",
+    "Comparison",
+    "Point",
+    "build_comparison",
+    "comparison_text",
+    "render_comparison_html",
+    "write_comparison",
+]
+
+#: (metric key, column title, decimals, signed) of the terminal table, in percent.
+TERMINAL: tuple[tuple[str, str, int, bool], ...] = (
+    ("rec_share.extreme", "extreme rec %", 2, False),
+    ("cons_share.extreme", "extreme cons %", 2, False),
+    ("amplification.extreme", "amplification %", 0, True),
+    ("radicalised", "radicalised %", 2, False),
+)
+WIDTH = 100
+_ID = re.compile(r'(\bid="|url\(#|href="#)')
+
+
+@dataclass
+class Point:
+    """One audit of a comparison.
+
+    Attributes
+    ----------
+    label : str
+        The overrides that set this audit apart (``recommender=mf``).
+    report : Report
+        The audit's own report.
+    anchor : str
+        Its section's id on the page (``point-1``).
+    """
+
+    label: str
+    report: Report
+    anchor: str
+
+    @property
+    def has_arms(self) -> bool:
+        """Whether the audit has arms to compare (a sock-puppet audit has none)."""
+        return bool(self.report.data.arms) and self.report.data.tags.get("mode") != "sock_puppet"
+
+
+@dataclass
+class Comparison:
+    """Several audits, read and built once for the terminal table and the page.
+
+    Attributes
+    ----------
+    title : str
+        What is compared (``Sweep 3f2ac1d9e0ab``).
+    source : str
+        Where the audits were read.
+    points : list of Point
+        In sweep (job) order, or oldest first.
+    confidence : float
+        Level of every interval (the same for all points).
+    notes : list of str
+        What is missing, mixed or partial.
+    sweep : str or None
+        The sweep id, when the audits are one sweep's.
+    """
+
+    title: str
+    source: str
+    points: list[Point]
+    confidence: float
+    notes: list[str] = field(default_factory=list)
+    sweep: str | None = None
+    generated: str = ""
+    generator: str = f"ampaudit {__version__}"
+
+    @property
+    def compared(self) -> list[Point]:
+        """The points with arms, the rows of the comparison table."""
+        return [p for p in self.points if p.has_arms]
+
+    def footnote(self) -> str:
+        """Baseline, horizon, replicates and interval method of every number, in words."""
+        reports = [p.report for p in self.compared]
+        if not reports:
+            return ""
+        steps = sorted({r.n_steps for r in reports if r.n_steps is not None})
+        horizon = (
+            f"horizon {_range(steps)} steps" + (" (per audit: see each section)" * (len(steps) > 1))
+            if steps
+            else "horizon not recorded"
+        )
+        reps = sorted({r.n_replicates for r in reports})
+        baselines = ", ".join(sorted({r.baseline for r in reports}))
+        method = interval_method("cons_share.extreme")
+        bases = {r.data.tags.get("amplification_basis", "rec_reach") for r in reports}
+        reached = " or ".join(
+            "users exposed to extreme content by any channel (baseline none)"
+            if b == "reach"
+            else "users recommended at least one extreme item"
+            for b in sorted(bases, reverse=True)
+        )
+        return (
+            f"Mean [{self.confidence:.0%} CI] over {_range(reps)} replicate"
+            f"{'s' * (reps != [1])} per audit; intervals: {method}; {horizon}; baseline (*) "
+            f"= each audit's control arm ({baselines}); amplification = {reached} under the arm "
+            "over the same under the baseline, minus 1 (Huszár et al. 2022); shares over the "
+            "horizon and the radicalised fraction at its end, all in %."
+        )
+
+
+def _range(values: list[int]) -> str:
+    """``5`` or ``5-10``."""
+    return str(values[0]) if values[0] == values[-1] else f"{values[0]}-{values[-1]}"
+
+
+def build_comparison(
+    audits: list[AuditData],
+    overrides: list[list[str]],
+    *,
+    title: str,
+    source: str,
+    sweep: str | None = None,
+    confidence: float | None = None,
+) -> Comparison:
+    """Build every audit's report and label each by the overrides that differ.
+
+    Parameters
+    ----------
+    audits : list of AuditData
+    overrides : list of list of str
+        Per audit, the overrides that made it (a sweep job's, or its command's).
+    title, source : str
+        What is compared and where it was read, for the page and the terminal.
+    sweep : str, optional
+        The sweep id.
+    confidence : float, optional
+        Level of every interval; default: the audits' own level when they agree,
+        else 0.95 (with a note).
+    """
+    notes = []
+    levels = {float(((a.config or {}).get("audit") or {}).get("confidence", 0.95)) for a in audits}
+    if confidence is None:
+        confidence = levels.pop() if len(levels) == 1 else 0.95
+        if levels:
+            notes.append(
+                "The audits asked for different confidence levels; every interval here "
+                f"is at {confidence:.0%}."
+            )
+    labels = point_labels(overrides, ids=[a.run_id or "" for a in audits])
+    points = [
+        Point(label, build_report(data, confidence=confidence), f"point-{i + 1}")
+        for i, (label, data) in enumerate(zip(labels, audits, strict=True))
+    ]
+    for point in points:
+        point.report.figures = [_own_ids(f, point.anchor) for f in point.report.figures]
+    sock = [p.label for p in points if not p.has_arms]
+    if sock:
+        notes.append(
+            f"{len(sock)} of the audits have no arms to compare (sock-puppet audits, or "
+            f"nothing finished): {', '.join(sock)}; their sections follow the table."
+        )
+    unfinished = [p.label for p in points if p.report.data.status not in ("FINISHED", "EXPORTED")]
+    if unfinished:
+        notes.append(
+            f"{len(unfinished)} audits did not finish ({', '.join(unfinished)}): their rows "
+            "show only the replicates that did."
+        )
+    return Comparison(
+        title=title,
+        source=source,
+        points=points,
+        confidence=confidence,
+        notes=notes,
+        sweep=sweep,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def _own_ids(figure: Figure, anchor: str) -> Figure:
+    """The figure with its SVG ids prefixed by the point's anchor: unique on the page."""
+    svg = _ID.sub(lambda m: f"{m.group(1)}{anchor}-", figure.svg)
+    return Figure(figure.key, figure.title, svg, figure.alt)
+
+
+def _cell(est: Estimate | None, digits: int, signed: bool) -> str:
+    """A terminal cell in percent: ``mean [low, high]``, ``mean`` alone with one replicate."""
+    if est is None:
+        return "n/a"
+    sign = "+" if signed else ""
+
+    def pct(value: float) -> str:
+        text = number(100 * value, digits)
+        zero = text.strip("0.") == ""
+        return sign + text if signed and not zero and not text.startswith("-") else text
+
+    if not est.has_interval:
+        return pct(est.mean)
+    return f"{pct(est.mean)} [{pct(est.low)}, {pct(est.high)}]"
+
+
+def comparison_text(comparison: Comparison) -> str:
+    """The comparison as a terminal table: one line per audit, then one row per arm.
+
+    Each audit's line is its label (the overrides that set it apart); under it, one
+    row per arm with the metrics of :data:`TERMINAL` (mean and interval, in percent),
+    then the baseline, horizon and interval method of every number.
+    """
+    header = ["arm", *(title for _, title, _, _ in TERMINAL)]
+    blocks: list[tuple[str, list[list[str]]]] = []
+    for point in comparison.points:
+        r = point.report
+        rows = []
+        if point.has_arms:
+            for arm in r.data.arms:
+                name = r.data.labels.get(arm, arm) + " *" * (arm == "control")
+                cells = [
+                    _cell(r.cells[arm, key].value, digits, signed)
+                    for key, _, digits, signed in TERMINAL
+                ]
+                rows.append(["  " + name, *cells])
+        blocks.append((point.label, rows))
+    table = [header, *(row for _, rows in blocks for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
+    n = len(comparison.points)
+    out = [f"{comparison.title}: {n} audit{'s' * (n != 1)} ({comparison.source})", ""]
+    out += [line(header), line(["-" * w for w in widths])]
+    for label, rows in blocks:
+        out.append(label if rows else f"{label}: no arms to compare (see its report section)")
+        out += [line(row) for row in rows]
+    out.append("")
+    out += textwrap.wrap(comparison.footnote(), WIDTH)
+    for note in comparison.notes:
+        out += textwrap.wrap("Note: " + note, WIDTH)
+    return "\n".join(out)
+
+
+def render_comparison_html(comparison: Comparison) -> str:
+    """The comparison as one self-contained HTML page (no script, nothing fetched)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("ampaudit.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = number
+    return env.get_template("compare.html.j2").render(
+        c=comparison,
+        columns=COLUMNS,
+        metrics=METRICS,
+        citations=CITATIONS,
+        limitations=LIMITATIONS,
+        arm_key=arm_key,
+        finite=lambda e: e is not None and e.has_interval,
+        roles={"control": "baseline", "treatment": "recommender alone"},
+    )
+
+
+def write_comparison(comparison: Comparison, output: str | Path) -> str:
+    """Write the comparison page to ``output`` whole or not at all; return its text."""
+    text = render_comparison_html(comparison)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".part")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, output)
+    return text
