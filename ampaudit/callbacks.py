@@ -54,6 +54,14 @@ class SweepReportCallback(Callback):
         # every launcher recomposes each job's config from these overrides
         with read_write(config.hydra.overrides):
             config.hydra.overrides.hydra.append(join_override(self.sweep_id))
+        tracking = config.get("tracking")
+        if tracking is not None and tracking.get("enabled", True):
+            # said first, so a sweep stopped half-way can still be compared
+            print(
+                f"Sweep {self.sweep_id}: one table and one report of all its audits follow "
+                f"when they finish (any time: ampaudit report {tracking.experiment} "
+                f"--sweep {self.sweep_id} -o report.html)"
+            )
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         """Print the sweep's comparison table and write its report."""
