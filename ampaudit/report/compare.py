@@ -124,9 +124,13 @@ class Comparison:
             else "users recommended at least one extreme item"
             for b in sorted(bases, reverse=True)
         )
+        if reps == [1]:
+            over = "Mean of 1 replicate per audit (no interval from one replicate)"
+        else:
+            over = f"Mean [{self.confidence:.0%} CI] over {_range(reps)} replicates per audit"
+            over += " (no interval from one)" * (reps[0] == 1)
         return (
-            f"Mean [{self.confidence:.0%} CI] over {_range(reps)} replicate"
-            f"{'s' * (reps != [1])} per audit; intervals: {method}; {horizon}; baseline (*) "
+            f"{over}; {'' if reps == [1] else f'intervals: {method}; '}{horizon}; baseline (*) "
             f"= each audit's control arm ({baselines}); amplification = {reached} under the arm "
             "over the same under the baseline, minus 1 (Huszár et al. 2022); shares over the "
             "horizon and the radicalised fraction at its end, all in %."
@@ -181,14 +185,15 @@ def build_comparison(
     sock = [p.label for p in points if not p.has_arms]
     if sock:
         notes.append(
-            f"{len(sock)} of the audits have no arms to compare (sock-puppet audits, or "
-            f"nothing finished): {', '.join(sock)}; their sections follow the table."
+            f"{len(sock)} of the audits {'has' if len(sock) == 1 else 'have'} no arms to "
+            f"compare (sock-puppet audits, or nothing finished): {', '.join(sock)}; their "
+            "sections follow the table."
         )
     unfinished = [p.label for p in points if p.report.data.status not in ("FINISHED", "EXPORTED")]
     if unfinished:
         notes.append(
-            f"{len(unfinished)} audits did not finish ({', '.join(unfinished)}): their rows "
-            "show only the replicates that did."
+            f"{len(unfinished)} of the audits did not finish ({', '.join(unfinished)}): "
+            "their rows show only the replicates that did."
         )
     return Comparison(
         title=title,
