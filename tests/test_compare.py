@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from ampaudit.report import build_comparison, comparison_text, render_comparison_html
-from ampaudit.report.analysis import comparison
+from ampaudit.report.analysis import COLUMN
 from ampaudit.report.compare import TERMINAL
 from ampaudit.report.source import AuditData
+from ampaudit.summary import cell
 from ampaudit.sweep import point_labels
 
 PAYLOAD = "<script>alert(1)</script>"
@@ -41,7 +40,7 @@ def _audit(rec, shift, n_rep=3, steps=10):
     )
 
 
-def test_terminal_rows_are_the_reports_estimates_in_percent():
+def test_terminal_rows_are_the_reports_estimates_with_verdicts():
     audits = [_audit("mf", 0.05), _audit("popularity", 0.02)]
     c = build_comparison(
         audits,
@@ -50,29 +49,35 @@ def test_terminal_rows_are_the_reports_estimates_in_percent():
         source="memory",
     )
     assert c.confidence == 0.9  # the audits' own level
-    text = comparison_text(c)
-    lines = text.splitlines()
+    lines = comparison_text(c).splitlines()
     assert lines[0] == "Sweep 0123456789ab: 2 audits (memory)"
     start = lines.index("recommender=popularity")
-    row = lines[start + 2]
-    cells = comparison(audits[1].finals, audits[1].arms, confidence=0.9)
-    for (key, _, digits, _), shown in zip(
-        TERMINAL, re.findall(r"[-+]?[\d.]+ \[[^\]]+\]", row), strict=True
-    ):
-        est = cells["treatment", key].value
-        mean = float(shown.split()[0])
-        assert mean == pytest.approx(100 * est.mean, abs=10**-digits)
+    row = re.split(r"\s{2,}", lines[start + 2].strip())
+    report = c.points[1].report
+    assert row == [
+        "popularity",
+        *(cell(COLUMN[k], report.cells["treatment", k].value) for k, _ in TERMINAL),
+    ]
+    control = re.split(r"\s{2,}", lines[start + 1].strip())
+    assert control[0] == "chronological *"
+    assert (
+        control[TERMINAL.index(("reach_gain.extreme", "reach vs base /1000")) + 1] == "0 (itself)"
+    )
+    verdict = lines[start + 3].strip()
+    assert verdict.startswith("popularity vs base: exposure ")
+    assert str(report.verdicts[0].judged["reach_gain.extreme"].verdict) in verdict
     footnote = " ".join(lines[lines.index("") + 1 :])
-    assert "Mean [90% CI] over 3 replicates per audit" in footnote
-    assert "horizon 10 steps" in footnote
-    assert "(chronological)" in footnote
+    assert "Mean [90% CI] over 3 replicates per audit, horizon 10 steps" in footnote
+    assert "control arm (chronological)" in footnote
+    assert all(len(line) <= 100 for line in lines)
 
 
 def test_one_replicate_prints_means_and_says_there_is_no_interval():
     c = build_comparison([_audit("mf", 0.05, n_rep=1)], [[]], title="t", source="s")
     text = comparison_text(c)
     assert "[" not in text.split("\n\n")[1]  # the table: means only
-    assert "no interval from one replicate" in text
+    assert "(1 rep.)" in text
+    assert "no interval, no verdict from one replicate" in text
 
 
 def test_comparison_page_escapes_untrusted_names_and_labels():

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ampaudit import __version__
-from ampaudit.report.analysis import COLUMNS, Estimate, arm_key, interval_method, number
+from ampaudit.report.analysis import (
+    COLUMN,
+    COLUMNS,
+    RELATIVE_MARGIN,
+    VERDICT_ROWS,
+    Estimate,
+    arm_key,
+    number,
+)
 from ampaudit.report.build import Report, build_report
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
 from ampaudit.report.figures import Figure
@@ -25,6 +33,8 @@ from ampaudit.report.source import AuditData
 from ampaudit.sweep import point_labels
 
 __all__ = [
+    "ABOUT",
+    "ACROSS",
     "TERMINAL",
     "Comparison",
     "Point",
@@ -34,13 +44,29 @@ __all__ = [
     "write_comparison",
 ]
 
-#: (metric key, column title, decimals, signed) of the terminal table, in percent.
-TERMINAL: tuple[tuple[str, str, int, bool], ...] = (
-    ("rec_share.extreme", "extreme rec %", 2, False),
-    ("cons_share.extreme", "extreme cons %", 2, False),
-    ("amplification.extreme", "amplification %", 0, True),
-    ("radicalised", "radicalised %", 2, False),
+#: (metric key, column title) of the terminal table; estimates as ``ampaudit run`` prints.
+TERMINAL: tuple[tuple[str, str], ...] = (
+    ("rec_share.extreme", "extreme recs %"),
+    ("cons_share.extreme", "extreme cons. %"),
+    ("reach_gain.extreme", "reach vs base /1000"),
+    ("radicalised", "radicalised %"),
 )
+#: Columns of the page's table across audits (each audit's section shows them all).
+ACROSS: tuple[str, ...] = (
+    "rec_share.extreme",
+    "cons_share.extreme",
+    "reach_gain.extreme",
+    "amplification.extreme",
+    "radicalised",
+    "ctr",
+)
+#: What each verdict is about, in the terminal's words (keys of ``VERDICT_ROWS``).
+ABOUT = {
+    "reach_gain.extreme": "exposure",
+    "cons_share.extreme": "consumption",
+    "drift": "drift",
+    "radicalised": "radicalised",
+}
 WIDTH = 100
 _ID = re.compile(r'(\bid="|url\(#|href="#)')
 
@@ -103,8 +129,11 @@ class Comparison:
         """The points with arms, the rows of the comparison table."""
         return [p for p in self.points if p.has_arms]
 
-    def footnote(self) -> str:
-        """Baseline, horizon, replicates and interval method of every number, in words."""
+    def footnote(self, marker: str = " (*)") -> str:
+        """Baseline, horizon, replicates and interval method of every number, in words.
+
+        ``marker`` follows "baseline": how the table marks the baseline's rows.
+        """
         reports = [p.report for p in self.compared]
         if not reports:
             return ""
@@ -115,25 +144,27 @@ class Comparison:
             else "horizon not recorded"
         )
         reps = sorted({r.n_replicates for r in reports})
-        baselines = ", ".join(sorted({r.baseline for r in reports}))
-        method = interval_method("cons_share.extreme")
-        bases = {r.data.tags.get("amplification_basis", "rec_reach") for r in reports}
-        reached = " or ".join(
-            "users exposed to extreme content by any channel (baseline none)"
-            if b == "reach"
-            else "users recommended at least one extreme item"
-            for b in sorted(bases, reverse=True)
-        )
         if reps == [1]:
-            over = "Mean of 1 replicate per audit (no interval from one replicate)"
+            over = "Mean of 1 replicate per audit (no interval, no verdict from one replicate)"
         else:
             over = f"Mean [{self.confidence:.0%} CI] over {_range(reps)} replicates per audit"
             over += " (no interval from one)" * (reps[0] == 1)
+        baselines = ", ".join(sorted({r.baseline for r in reports}))
+        bases = {r.data.tags.get("amplification_basis", "rec_reach") for r in reports}
+        reached = " or ".join(
+            "exposed to extreme content by any channel (baseline none)"
+            if b == "reach"
+            else "recommended at least one extreme item"
+            for b in sorted(bases, reverse=True)
+        )
         return (
-            f"{over}; {'' if reps == [1] else f'intervals: {method}; '}{horizon}; baseline (*) "
-            f"= each audit's control arm ({baselines}); amplification = {reached} under the arm "
-            "over the same under the baseline, minus 1 (Huszár et al. 2022); shares over the "
-            "horizon and the radicalised fraction at its end, all in %."
+            f"{over}, {horizon}; baseline{marker} = each audit's control arm ({baselines}). Shares "
+            "of all feed slots (recs) and of everything consumed, and the radicalised "
+            "fraction at the end, in percent (intervals on the logit scale stay within "
+            f"0-100%); reach vs base: users per 1,000 {reached}, arm minus baseline in the "
+            "same replicate (paired Student-t). Verdicts: each arm against the baseline, "
+            f"paired; no measurable change = within ±{RELATIVE_MARGIN:.0%} of the baseline's "
+            "level (±0.005 for drift), as in each audit's report."
         )
 
 
@@ -212,43 +243,35 @@ def _own_ids(figure: Figure, anchor: str) -> Figure:
     return Figure(figure.key, figure.title, svg, figure.alt)
 
 
-def _cell(est: Estimate | None, digits: int, signed: bool) -> str:
-    """A terminal cell in percent: ``mean [low, high]``, ``mean`` alone with one replicate."""
-    if est is None:
-        return "n/a"
-    sign = "+" if signed else ""
+def _cell(key: str, arm: str, est: Estimate | None) -> str:
+    """A terminal cell, formatted as ``ampaudit run`` formats it."""
+    from ampaudit.summary import cell
 
-    def pct(value: float) -> str:
-        text = number(100 * value, digits)
-        zero = text.strip("0.") == ""
-        return sign + text if signed and not zero and not text.startswith("-") else text
-
-    if not est.has_interval:
-        return pct(est.mean)
-    return f"{pct(est.mean)} [{pct(est.low)}, {pct(est.high)}]"
+    column = COLUMN[key]
+    if column.versus and arm == "control":
+        return "0 (itself)"
+    return cell(column, est)
 
 
 def comparison_text(comparison: Comparison) -> str:
     """The comparison as a terminal table: one line per audit, then one row per arm.
 
     Each audit's line is its label (the overrides that set it apart); under it, one
-    row per arm with the metrics of :data:`TERMINAL` (mean and interval, in percent),
-    then the baseline, horizon and interval method of every number.
+    row per arm with the metrics of :data:`TERMINAL` (the same estimates as the
+    report), then each arm's verdicts against the baseline, then the baseline,
+    horizon and interval method of every number.
     """
-    header = ["arm", *(title for _, title, _, _ in TERMINAL)]
-    blocks: list[tuple[str, list[list[str]]]] = []
+    header = ["arm", *(title for _, title in TERMINAL)]
+    blocks: list[tuple[Point, list[list[str]]]] = []
     for point in comparison.points:
         r = point.report
         rows = []
         if point.has_arms:
             for arm in r.data.arms:
                 name = r.data.labels.get(arm, arm) + " *" * (arm == "control")
-                cells = [
-                    _cell(r.cells[arm, key].value, digits, signed)
-                    for key, _, digits, signed in TERMINAL
-                ]
+                cells = [_cell(key, arm, r.cells[arm, key].value) for key, _ in TERMINAL]
                 rows.append(["  " + name, *cells])
-        blocks.append((point.label, rows))
+        blocks.append((point, rows))
     table = [header, *(row for _, rows in blocks for row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
 
@@ -258,13 +281,26 @@ def comparison_text(comparison: Comparison) -> str:
     n = len(comparison.points)
     out = [f"{comparison.title}: {n} audit{'s' * (n != 1)} ({comparison.source})", ""]
     out += [line(header), line(["-" * w for w in widths])]
-    for label, rows in blocks:
-        out.append(label if rows else f"{label}: no arms to compare (see its report section)")
+    for point, rows in blocks:
+        if not rows:
+            out.append(f"{point.label}: no arms to compare (see its report section)")
+            continue
+        out.append(point.label)
         out += [line(row) for row in rows]
+        for v in point.report.verdicts:
+            said = "; ".join(f"{ABOUT[k]} {v.judged[k].verdict}" for k, _ in VERDICT_ROWS)
+            label = point.report.data.labels.get(v.arm, v.arm)
+            out += textwrap.wrap(
+                f"{label} vs base: {said}",
+                WIDTH,
+                initial_indent="    ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+            )
     out.append("")
-    out += textwrap.wrap(comparison.footnote(), WIDTH)
+    out += textwrap.wrap(comparison.footnote(), WIDTH, break_on_hyphens=False)
     for note in comparison.notes:
-        out += textwrap.wrap("Note: " + note, WIDTH)
+        out += textwrap.wrap("Note: " + note, WIDTH, break_on_hyphens=False)
     return "\n".join(out)
 
 
@@ -282,12 +318,15 @@ def render_comparison_html(comparison: Comparison) -> str:
     return env.get_template("compare.html.j2").render(
         c=comparison,
         columns=COLUMNS,
+        across=[COLUMN[k] for k in ACROSS],
         metrics=METRICS,
         citations=CITATIONS,
         limitations=LIMITATIONS,
         arm_key=arm_key,
         finite=lambda e: e is not None and e.has_interval,
         roles={"control": "baseline", "treatment": "recommender alone"},
+        verdict_rows=VERDICT_ROWS,
+        relative_margin=RELATIVE_MARGIN,
     )
 
 
