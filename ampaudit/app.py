@@ -60,12 +60,19 @@ def run_from_config(cfg: DictConfig) -> Any:
     from ampaudit.tracking import MlflowTracker, flatten
 
     try:
+        if cfg.get("sensitivity") is not None and cfg.sensitivity.point >= 0:
+            from ampaudit.sensitivity.design import apply_point
+
+            cfg = apply_point(cfg)  # a point of `ampaudit sensitivity`: its factor values
         conf: RunConf = OmegaConf.to_object(cfg)  # type: ignore[assignment]
         validate(conf)
     except (ConfigError, RemoteRecommenderError) as exc:
         _fail(str(exc))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
+    if resolved.get("sensitivity") is None:
+        # a plain audit: keep its params (and job_key) as before the sensitivity group
+        resolved.pop("sensitivity", None)
     tracker = None
     if conf.tracking.enabled:
         tracker = MlflowTracker(conf.tracking.uri, conf.tracking.experiment)
@@ -101,7 +108,7 @@ def run_from_config(cfg: DictConfig) -> Any:
                 config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
                 progress=bar.update,
                 overrides=_overrides(),
-                extra_tags=_sweep_tags(created=True),
+                extra_tags={**(_sensitivity_tags(conf) or {}), **_sweep_tags(created=True)},
             )
     except RemoteRecommenderError as exc:
         _fail(str(exc), status=1)  # the runs are already marked FAILED
@@ -131,6 +138,14 @@ def run_from_config(cfg: DictConfig) -> Any:
         _sock_puppets(conf, tracker, params, companion_of=result.parent_run_id)
     _panel_report(tracker, result.parent_run_id, a.report)
     return result
+
+
+def _sensitivity_tags(conf: RunConf) -> dict[str, str] | None:
+    """Tags that file a point's audit under its sensitivity analysis (None otherwise)."""
+    s = conf.sensitivity
+    if s is None or s.point < 0:
+        return None
+    return {"sensitivity_id": s.id, "sensitivity_point": str(s.point)}
 
 
 def _panel_report(tracker: Any, parent_run_id: str | None, wanted: bool) -> None:

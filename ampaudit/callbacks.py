@@ -50,6 +50,9 @@ class SweepReportCallback(Callback):
 
         from ampaudit.sweep import join_override, new_sweep_id
 
+        sensitivity = config.get("sensitivity")
+        if sensitivity is not None and sensitivity.get("id"):
+            return  # a sensitivity analysis's points: the analysis reports on them itself
         self.sweep_id = new_sweep_id()
         # every launcher recomposes each job's config from these overrides
         with read_write(config.hydra.overrides):

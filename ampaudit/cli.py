@@ -31,6 +31,11 @@ commands:
   audit-log LOG --items ITEMS [--users USERS] [--control ARM] [--epsilon E] [--seed S]
                        the same per-arm metrics from a platform's impression log
                        (Parquet or CSV), optionally with differential privacy
+  sensitivity [OVERRIDES...] [--plan]
+                       how robust is each conclusion: run the audit over stated ranges of
+                       its behavioural assumptions (SALib Morris or Sobol', through the
+                       Hydra launcher) and report where each conclusion holds and what
+                       drives it (configs/sensitivity/default.yaml)
   report TARGET -o FILE [--audit ID | --compare | --sweep ID] [--format html|json]
          [--uri URI] [--no-log]
                        a self-contained HTML report for review panels (or the JSON
@@ -63,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv = ["ampaudit run", *rest]
         hydra_main()
         return 0
+    if command == "sensitivity":
+        from ampaudit.sensitivity.command import main as sensitivity_main
+
+        return sensitivity_main(rest)
     if command == "check-recommender":
         return check_command(rest)
     if command == "serve-stub":
@@ -156,7 +165,7 @@ def report_command(args: list[str]) -> int:
         write_comparison_report,
         write_report,
     )
-    from ampaudit.report.source import audit_list
+    from ampaudit.report.source import audit_list, own_audits
 
     if ns.schema:
         print(json.dumps(schema(), indent=2))
@@ -168,7 +177,7 @@ def report_command(args: list[str]) -> int:
         compare = ns.compare or ns.sweep is not None
         if not compare and ns.audit is None:
             source = open_source(ns.target, uri=ns.uri)
-            audits = [r for r in source.refs if "companion_of" not in r.tags]
+            audits = own_audits(source.refs)
             if len(audits) > 1 and source.where.startswith("table"):
                 if fmt == "json":
                     raise ReportSourceError(
@@ -231,7 +240,7 @@ def audit_log_command(args: list[str]) -> int:
     ns = parser.parse_args(args)
     import numpy as np
 
-    from ampaudit.logaudit import LogError, audit_log, load_table
+    from ampaudit.logaudit import LogError, audit_log, load_table, noise_warnings
 
     try:
         log, items = load_table(ns.log), load_table(ns.items)
@@ -257,14 +266,32 @@ def audit_log_command(args: list[str]) -> int:
     ]
     print("arm  replicate  " + "  ".join(keys))
     for (arm, rep), metrics in results.items():
-        cells = [f"{metrics[k]:.4f}" if k in metrics else "n/a" for k in keys]
+        cells = [_log_cell(metrics, k) for k in keys]
         print(f"{arm}  {rep}  " + "  ".join(cells))
     if ns.epsilon is not None:
+        first = next(iter(results.values()))
+        error = first["dp.expected_error.reach"]
         print(
             f"\nDifferential privacy: total epsilon {ns.epsilon} over the reach counts "
-            "(Laplace, sensitivity 1); other metrics are withheld."
+            f"(Laplace, sensitivity 1, scale {first['dp.noise_scale_users']:.3g} users per "
+            f"count); expected absolute error of each reach {error:.4f}. "
+            "Intervals [95%] include the noise; other metrics are withheld."
         )
+        for line in noise_warnings(results, "extreme"):
+            print(line, file=sys.stderr)
     return 0
+
+
+def _log_cell(metrics: dict[str, float], key: str) -> str:
+    """A metric of ``audit-log``, with its noise interval under differential privacy."""
+    if metrics.get(f"{key}.refused"):
+        return "not reported"
+    if key not in metrics:
+        return "n/a"
+    text = f"{metrics[key]:.4f}"
+    if f"{key}.low" in metrics:
+        text += f" [{metrics[f'{key}.low']:.4f}, {metrics[f'{key}.high']:.4f}]"
+    return text
 
 
 def serve_command(args: list[str]) -> int:

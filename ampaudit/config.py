@@ -16,6 +16,7 @@ from omegaconf import MISSING
 
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.recommenders import CONFS, REGISTRY, PeopleRecommenderConf
+from ampaudit.sensitivity.conf import SensitivityConf
 from ampaudit.simulations import BehaviorConf, GraphConf, WorldConf
 from ampaudit.sockpuppet import SockPuppetConf
 
@@ -131,6 +132,8 @@ class RunConf:
     audit: AuditSection = field(default_factory=AuditSection)
     tracking: TrackingConf = field(default_factory=TrackingConf)
     seed: Optional[int] = None  # noqa: UP045 - OmegaConf 2.3 does not read `int | None`
+    #: Set by ``sensitivity=default`` (``ampaudit sensitivity``); None for a plain audit.
+    sensitivity: Optional[SensitivityConf] = None  # noqa: UP045
 
 
 def register_configs() -> None:
@@ -172,6 +175,8 @@ def validate(conf: RunConf) -> None:
         raise ConfigError("audit.control", a.control, f"one of {', '.join(CONTROLS)}")
     if conf.seed is not None:
         check_range("seed", conf.seed, low=0)
+    if conf.sensitivity is not None:
+        conf.sensitivity.validate()
     for name, spec in conf.interventions.items():
         make_intervention(name, spec)
     make_people(conf.people)

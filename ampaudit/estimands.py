@@ -63,6 +63,8 @@ __all__ = [
     "level",
     "ratio_of_means",
     "replicates_needed",
+    "scaled",
+    "share_bands",
     "verdict",
 ]
 
@@ -214,6 +216,42 @@ def level(values: np.ndarray | list[float], scale: Scale, *, confidence: float) 
         raise ValueError(f"level() takes share, count or difference, got {scale!r}")
     # mapping back cannot move a bound past the mean but in the last bits of a float
     return Estimate(mean, min(low, mean), max(high, mean), len(v), scale, "", working_sd)
+
+
+def share_bands(values: np.ndarray, *, confidence: float) -> tuple[np.ndarray, ...]:
+    """:func:`level` of a share for every column at once (replicates × steps), for plots.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_replicates, n_columns)
+        Shares in [0, 1], complete rows.
+    confidence : float
+
+    Returns
+    -------
+    mean, low, high : ndarray of shape (n_columns,)
+        Bands on the logit scale, within [0, 1]; ``low == high == mean`` where there is
+        no interval (one replicate, no variation, or a mean at a bound).
+
+    Examples
+    --------
+    >>> m, lo, hi = share_bands(np.array([[0.01, 0.0], [0.05, 0.0], [0.02, 0.0]]), confidence=0.95)
+    >>> bool((lo >= 0).all() and (hi <= 1).all()), bool(lo[1] == hi[1] == 0)
+    (True, True)
+    """
+    v = np.asarray(values, dtype=float)
+    mean = v.mean(axis=0)
+    low, high = mean.copy(), mean.copy()
+    if len(v) < 2:
+        return mean, low, high
+    sd = v.std(axis=0, ddof=1)
+    ok = (sd > 0) & (mean > 0) & (mean < 1)
+    m = mean[ok]
+    half = _t(confidence, len(v)) * sd[ok] / (np.sqrt(len(v)) * m * (1 - m))
+    centre = np.log(m / (1 - m))
+    low[ok] = np.minimum(1 / (1 + np.exp(-(centre - half))), m)
+    high[ok] = np.maximum(1 / (1 + np.exp(-(centre + half))), m)
+    return mean, low, high
 
 
 def _expit(z: float) -> float:

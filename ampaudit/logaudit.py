@@ -15,6 +15,7 @@ denominator; by default, the distinct users of the arm's log).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,14 @@ import numpy as np
 from ampaudit.core.categories import CATEGORIES, CHANNELS
 from ampaudit.metrics import CHANNEL_TRACKED, amplification_ratio, exposure_share, reach
 
-__all__ = ["LogError", "PrivacyBudget", "audit_log", "load_table", "log_metrics"]
+__all__ = [
+    "LogError",
+    "PrivacyBudget",
+    "audit_log",
+    "load_table",
+    "log_metrics",
+    "noise_warnings",
+]
 
 LOG_COLUMNS = {
     "user": "i",
@@ -101,6 +109,70 @@ class PrivacyBudget:
         self.spent += epsilon
 
 
+def _private_metrics(
+    cnt: dict[str, np.ndarray], scale: float, confidence: float
+) -> dict[str, float]:
+    """Reach from noisy counts, clipped to the possible range, with intervals for the noise."""
+    n = float(cnt["n_users"][0])
+    out = {"dp.noise_scale_users": scale, "dp.expected_error.reach": scale / n}
+    for key in ("reach", "rec_reach"):
+        cnt[key] = np.clip(cnt[key], 0.0, n)
+        for level, tag in ((confidence, ""), (1 - (1 - confidence) / 2, ".bonferroni")):
+            half = scale * math.log(1 / (1 - level))  # P(|Laplace(b)| > t) = exp(-t / b)
+            for c, name in enumerate(CATEGORIES):
+                out[f"{key}.{name}{tag}.low"] = max(cnt[key][c] - half, 0.0) / n
+                out[f"{key}.{name}{tag}.high"] = min(cnt[key][c] + half, n) / n
+        for c, name in enumerate(CATEGORIES):
+            out[f"{key}.{name}"] = float(cnt[key][c] / n)
+    return out
+
+
+def _private_ratio(
+    metrics: dict[str, float], control: dict[str, float], name: str, is_control: bool
+) -> None:
+    """Amplification's interval from the two reaches' Bonferroni intervals (or a refusal)."""
+    if is_control:
+        metrics[f"amplification.{name}.low"] = metrics[f"amplification.{name}.high"] = 0.0
+        return
+    low_t = metrics[f"rec_reach.{name}.bonferroni.low"]
+    high_t = metrics[f"rec_reach.{name}.bonferroni.high"]
+    low_c = control[f"rec_reach.{name}.bonferroni.low"]
+    high_c = control[f"rec_reach.{name}.bonferroni.high"]
+    if low_c <= 0 or not math.isfinite(metrics[f"amplification.{name}"]):
+        metrics[f"amplification.{name}"] = math.nan
+        metrics[f"amplification.{name}.refused"] = 1.0
+        return
+    metrics[f"amplification.{name}.low"] = low_t / high_c - 1
+    metrics[f"amplification.{name}.high"] = high_t / low_c - 1
+
+
+def noise_warnings(results: dict[tuple[str, int], dict[str, float]], category: str) -> list[str]:
+    """Where the differential-privacy noise is comparable to what it hides.
+
+    A warning for each arm whose noisy reach of ``category`` is within four expected
+    errors of 0 (the noise could be most of it), and for each refused amplification.
+    """
+    out = []
+    for (arm, rep), m in results.items():
+        error = m.get("dp.expected_error.reach")
+        if error is None:
+            continue
+        for key in ("reach", "rec_reach"):
+            if m[f"{key}.{category}"] < 4 * error:
+                out.append(
+                    f"warning: {arm} (replicate {rep}): {key}.{category} = "
+                    f"{m[f'{key}.{category}']:.4f} is within four times the noise's expected "
+                    f"error ({error:.4f}); the noise may be most of it"
+                )
+        if m.get(f"amplification.{category}.refused"):
+            out.append(
+                f"warning: {arm} (replicate {rep}): amplification.{category} not reported: "
+                "with this noise the control's reach cannot be told from 0, so no ratio is "
+                "bounded; raise epsilon or pool replicates"
+            )
+    return out
+
+
 def _codes(values: Any) -> np.ndarray:
     if values.dtype.kind in "iu":
         return values.to_numpy(dtype=np.int64)
@@ -170,12 +242,21 @@ def audit_log(
     users: Any = None,
     epsilon: float | None = None,
     rng: np.random.Generator | None = None,
+    confidence: float = 0.95,
 ) -> dict[tuple[str, int], dict[str, float]]:
     """Per-arm (and replicate) metrics of an impression log, amplification vs. ``control``.
 
     With ``epsilon`` (a total budget), each user-count query (reach and recommendation
-    reach per category, sensitivity 1) gets Laplace noise of scale ``1/ε_q``, the
+    reach per category, sensitivity 1) gets Laplace noise of scale ``b = 1/ε_q``, the
     budget split evenly over the queries; only count-based metrics are then reported.
+    Noisy counts are clipped to ``[0, n]`` (post-processing keeps the guarantee; a
+    reach cannot be negative), and each comes with a ``confidence`` interval for the
+    true count that includes the noise, ``c̃ ± b·ln(1/(1 − confidence))`` (the Laplace
+    tail), cut to ``[0, n]``; ``dp.expected_error.reach`` is the noise's expected
+    absolute error on a reach, ``b/n``. Amplification's interval combines the two
+    reaches' intervals at ``1 − α/2`` each (Bonferroni); it is NaN with
+    ``amplification.<cat>.refused = 1`` when the control's interval reaches 0, as no
+    ratio is then bounded.
 
     Raises
     ------
@@ -210,12 +291,7 @@ def audit_log(
             for key in ("reach", "rec_reach"):
                 budget.spend(eps_q * N_CAT)
                 cnt[key] = cnt[key] + rng.laplace(0.0, 1.0 / eps_q, size=N_CAT)
-            n = float(cnt["n_users"][0])
-            metrics = {
-                f"{key}.{name}": float(cnt[key][c] / n)
-                for key in ("reach", "rec_reach")
-                for c, name in enumerate(CATEGORIES)
-            }
+            metrics = _private_metrics(cnt, 1.0 / eps_q, confidence)
         results[(arm, rep)] = metrics
         counts[(arm, rep)] = cnt
     for (arm, rep), metrics in results.items():
@@ -232,4 +308,6 @@ def audit_log(
                     int(base["n_users"][0]),
                 )
             )
+            if eps_q is not None:
+                _private_ratio(metrics, results[(control, rep)], name, arm == control)
     return results

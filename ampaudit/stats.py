@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["bootstrap_ci", "mean_ci", "mean_ci_by_column", "replicates_for_width"]
+__all__ = ["bootstrap_ci", "mean_ci"]
 
 
 def mean_ci(values: np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -43,37 +43,6 @@ def mean_ci(values: np.ndarray, *, confidence: float = 0.95) -> tuple[float, flo
     return mean, float(mean - half), float(mean + half)
 
 
-def mean_ci_by_column(
-    values: np.ndarray, *, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`mean_ci` of every column at once (e.g. replicates × steps).
-
-    Parameters
-    ----------
-    values : ndarray of shape (n_replicates, n_columns)
-        Complete rows (no NaN).
-    confidence : float, default=0.95
-
-    Returns
-    -------
-    mean, low, high : ndarray of shape (n_columns,)
-        ``low``/``high`` equal ``mean`` with one replicate (no band to draw).
-
-    Examples
-    --------
-    >>> m, lo, hi = mean_ci_by_column(np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]]))
-    >>> lo.round(3).tolist(), hi.round(3).tolist()
-    ([-0.484, 0.0], [4.484, 0.0])
-    """
-    v = np.asarray(values, dtype=float)
-    mean = v.mean(axis=0)
-    if len(v) < 2:
-        return mean, mean.copy(), mean.copy()
-    half = stats.t.ppf(0.5 + confidence / 2, df=len(v) - 1) * v.std(axis=0, ddof=1)
-    half /= np.sqrt(len(v))
-    return mean, mean - half, mean + half
-
-
 def bootstrap_ci(
     values: np.ndarray,
     *,
@@ -100,28 +69,3 @@ def bootstrap_ci(
         random_state=rng,
     )
     return float(v.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
-def replicates_for_width(values: np.ndarray, half_width: float, *, confidence: float = 0.95) -> int:
-    """Replicates needed for a t-interval of ``half_width``, from a pilot sample.
-
-    ``n ≥ (t·s / h)²`` with the pilot's standard deviation ``s`` (iterated on the
-    t quantile's degrees of freedom).
-
-    Examples
-    --------
-    >>> replicates_for_width(np.array([0.0, 1.0, 2.0, 3.0]), 0.5)
-    28
-    """
-    v = np.asarray(values, dtype=float)
-    s = float(v.std(ddof=1))
-    if s == 0:
-        return max(len(v), 2)
-    n = len(v)
-    for _ in range(50):
-        t = float(stats.t.ppf(0.5 + confidence / 2, df=max(n - 1, 1)))
-        needed = int(np.ceil((t * s / half_width) ** 2))
-        if needed == n:
-            break
-        n = max(needed, 2)
-    return n

@@ -51,6 +51,8 @@ class PageVisit:
         ``(data-key, data-value, shown text)`` of every number in the comparison table.
     text : str
         The page's visible text.
+    robustness : list of (str, str, str)
+        The same for every number in the robustness table (``#robustness-table``).
     """
 
     console: list[tuple[str, str]] = field(default_factory=list)
@@ -58,6 +60,7 @@ class PageVisit:
     dialogs: list[str] = field(default_factory=list)
     cells: list[tuple[str, str, str]] = field(default_factory=list)
     text: str = ""
+    robustness: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def visit(
@@ -109,6 +112,13 @@ def visit(
                 tuple(c)
                 for c in page.eval_on_selector_all(
                     "#comparison-table [data-key]",
+                    "els => els.map(e => [e.dataset.key, e.dataset.value, e.textContent])",
+                )
+            ]
+            out.robustness = [
+                tuple(c)
+                for c in page.eval_on_selector_all(
+                    "#robustness-table [data-key]",
                     "els => els.map(e => [e.dataset.key, e.dataset.value, e.textContent])",
                 )
             ]

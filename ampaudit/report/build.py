@@ -32,7 +32,7 @@ from ampaudit.report.figures import Figure, frontier, groups, opinions, sock_cur
 from ampaudit.report.methodology import Section, methodology
 from ampaudit.report.source import AuditData
 
-__all__ = ["ArmVerdict", "Report", "build_report", "rerun_command"]
+__all__ = ["ArmVerdict", "Report", "build_report", "factor_meaning", "rerun_command"]
 
 ARMS = ("control", "treatment")
 
@@ -95,6 +95,23 @@ class Report:
     def n_replicates(self) -> int:
         """Replicates with at least one finished arm."""
         return _n_replicates(self.data)
+
+    @property
+    def robustness(self) -> Any:
+        """The sensitivity analysis of this recommender (``Robustness``), or None."""
+        return self.data.robustness
+
+    @property
+    def sensitivity_command(self) -> str:
+        """The command that would add a sensitivity analysis of this audit's recommender."""
+        name = self.data.tags.get("recommender", "")
+        control = self.data.tags.get("control", "")
+        parts = ["ampaudit", "sensitivity"]
+        if name and name.isidentifier():
+            parts.append(f"recommender={name}")
+        if control and control.isidentifier():
+            parts.append(f"audit.control={control}")
+        return shlex.join(parts)
 
     @property
     def n_steps(self) -> int | None:
@@ -217,7 +234,7 @@ def _gaps(report: Report) -> list[str]:
     """Notes for what the audit lacks, so a partial report says why it is partial."""
     data = report.data
     notes: list[str] = []
-    if data.tags.get("mode") == "sock_puppet":
+    if data.tags.get("mode") in ("sock_puppet", "sensitivity"):
         return notes  # no arms by design: the source's note says so
     if not data.finals:
         notes.append("No arm of this audit has finished a replicate yet: there is nothing to show.")
@@ -290,3 +307,26 @@ def rerun_command(overrides: list[str], entropy: int) -> str:
     """
     kept = [o for o in overrides if not o.lstrip("+~").startswith("seed=")]
     return shlex.join(["ampaudit", "run", *kept, f"seed={entropy}"])
+
+
+def factor_meaning(path: str) -> str:
+    """What a varied config field means, from its class's docstring ("" when unknown).
+
+    Examples
+    --------
+    >>> factor_meaning("behavior.p_follow")
+    'Probability that an active user browses a followed creator instead of the feed.'
+    >>> factor_meaning("recommender.factors")
+    ''
+    """
+    from ampaudit.report.methodology import GROUP_CLASSES, _documented, parameter_docs
+
+    group, _, name = path.partition(".")
+    target = GROUP_CLASSES.get(group)
+    if target is None:
+        return ""
+    for obj in _documented(target):
+        found = parameter_docs(obj).get(name)
+        if found:
+            return found
+    return ""

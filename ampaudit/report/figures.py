@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ampaudit.estimands import share_bands
 from ampaudit.report.analysis import Finals, Finding, recorded_keys
-from ampaudit.stats import mean_ci_by_column
 
 __all__ = ["Figure", "frontier", "groups", "opinions", "sock_curves", "time_series"]
 
@@ -128,7 +128,7 @@ def _new(n_panels: int, width: float = 4.6, height: float = 3.2) -> tuple[Any, A
 def time_series(
     series: Any, arms: list[str], labels: Mapping[str, str], *, confidence: float
 ) -> Figure | None:
-    """Extreme consumption share and radicalised fraction per step, with CI bands."""
+    """Extreme consumption share and radicalised fraction per step, with bounded CI bands."""
     panels = [
         ("cons_share.extreme", "Extreme share of consumption (moving average)"),
         ("radicalised", "Radicalised"),
@@ -153,7 +153,8 @@ def time_series(
             if metric in SMOOTHED:  # per-step shares are noisy: a moving average
                 window = max(1, values.shape[1] // 20)
                 values = _moving_average(values, window)
-            mean, low, high = mean_ci_by_column(values, confidence=confidence)
+            # both panels are shares: bands on the logit scale stay within [0, 1]
+            mean, low, high = share_bands(values, confidence=confidence)
             steps = matrix.columns.to_numpy()
             style = _style(i)
             ax.plot(

@@ -18,7 +18,7 @@ from ampaudit.report.analysis import (
     arm_key,
     number,
 )
-from ampaudit.report.build import Report
+from ampaudit.report.build import Report, factor_meaning
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
 
 __all__ = ["number", "render_html"]
@@ -50,6 +50,7 @@ def render_html(report: Report) -> str:
         interventions=report.interventions,
         verdict_rows=VERDICT_ROWS,
         relative_margin=RELATIVE_MARGIN,
+        factor_meaning=factor_meaning,
     )
 
 

@@ -231,6 +231,7 @@ def methodology(
             (*_rows(audit, _docs(GROUP_CLASSES["audit"])), seed_row),
         )
     )
+    sections.append(_estimands_section())
     for name, spec in interventions.items():
         spec = spec if isinstance(spec, dict) else {}
         target = str(spec.get("_target_", ""))
@@ -247,6 +248,43 @@ def methodology(
             Section("Interventions", "None: this audit compares the recommender with its baseline.")
         )
     return sections
+
+
+def _estimands_section() -> Section:
+    """Each estimand, how its interval is built and how it fails (ampaudit.estimands)."""
+    from ampaudit.estimands import METHODS, MIN_BASELINE_USERS
+
+    rows = (
+        ("share", METHODS["share"], "Extreme shares, radicalised fraction, CTR: in [0, 1]."),
+        ("count", METHODS["count"], "Collateral, crisis impressions: never below 0."),
+        (
+            "change",
+            METHODS["change"],
+            "Amplification, harm reduced, engagement cost. Refused (not reported) when the "
+            f"baseline reached fewer than {MIN_BASELINE_USERS:.0f} users per replicate or is 0: "
+            "a ratio over so few is unstable; the absolute difference is then the headline.",
+        ),
+        (
+            "difference",
+            METHODS["difference"],
+            "Paired differences (reach per 1,000, shares in percentage points, drift). "
+            "Student-t is valid for a difference of means over independent replicates.",
+        ),
+    )
+    return Section(
+        "How each number's interval is built",
+        "Every figure declares its scale and gets an interval that cannot leave that "
+        "scale's range (Agresti 2013; Hirschberg & Lye 2010; cutting an interval to the "
+        "possible range keeps its coverage, Mandelkern 2002). With one replicate, or the "
+        "same value in every replicate, no interval is claimed. The headline comparison "
+        "with the baseline is the absolute difference in reach, users per 1,000: it exists "
+        "when the baseline reaches almost nobody, where a ratio does not. Verdicts read the "
+        "intervals: increases or decreases when the interval excludes no change, no "
+        "measurable change when it lies within the smallest change that matters (an "
+        "equivalence test, Lakens 2017), otherwise inconclusive with the replicates a "
+        "conclusive answer would need (80% power if the effect is as estimated).",
+        rows,
+    )
 
 
 def _recommender_section(rec: dict[str, Any], recommender: str, audit: dict[str, Any]) -> Section:

@@ -41,6 +41,7 @@ __all__ = [
     "load_audit",
     "load_audits",
     "open_source",
+    "own_audits",
     "same_system",
     "sweep_members",
 ]
@@ -121,6 +122,9 @@ class AuditData:
     stored_summary: dict[str, float] = field(default_factory=dict)
     #: The runs the report's numbers come from.
     evidence: list[Evidence] = field(default_factory=list)
+    #: The latest finished sensitivity analysis of the same system and baseline in the
+    #: experiment (:class:`ampaudit.sensitivity.Robustness`), or None.
+    robustness: Any = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,24 @@ def sweep_members(refs: list[AuditRef], wanted: str, where: str) -> tuple[str, l
         job = (membership(ref.tags, sweep) or (0, []))[0]
         by_job[job] = ref
     return sweep, [by_job[j] for j in sorted(by_job)]
+
+
+def own_audits(refs: list[AuditRef]) -> list[AuditRef]:
+    """The audits a TARGET means, in the order of ``refs``.
+
+    Not a comparison's companion sock-puppet audit (it is read with its comparison),
+    and not a sensitivity analysis or the audits it ran at its points: they are
+    evidence of robustness, not the audit a panel asked for. An experiment of
+    sensitivity analyses only means those analyses.
+    """
+    own = [
+        r
+        for r in refs
+        if r.tags.get("mode") != "sensitivity"
+        and "sensitivity_point" not in r.tags
+        and "companion_of" not in r.tags
+    ]
+    return own or [r for r in refs if r.tags.get("mode") == "sensitivity"] or refs
 
 
 class AuditSource:
@@ -370,7 +392,7 @@ def load_audits(
 
     source = open_source(target, uri=uri)
     if sweep is None:
-        refs = [r for r in reversed(source.refs) if "companion_of" not in r.tags]
+        refs = own_audits(source.refs[::-1])
         overrides = [command_overrides(r.tags.get("command", "")) for r in refs]
     else:
         sweep, refs = sweep_members(source.refs, sweep, source.where)
@@ -451,8 +473,9 @@ class _MlflowSource(AuditSource):
 
     def latest(self) -> AuditData:
         """The run's audit, or the experiment's latest comparison audit."""
+        own = own_audits(self.refs)
         # compare audits first; an experiment of sock-puppet audits only reports those
-        audits = [r for r in self.refs if r.tags.get("mode") != "sock_puppet"] or self.refs
+        audits = [r for r in own if r.tags.get("mode") != "sock_puppet"] or own
         notes = []
         if len(audits) > 1:
             notes.append(
@@ -502,6 +525,15 @@ def _from_run(
             k: v for k, v in run.data.metrics.items() if k.startswith(("summary.", "paired."))
         },
     )
+    if tags.get("mode") == "sensitivity":
+        data.robustness = _robustness_of(client, run, notes)
+        if data.robustness is not None:
+            data.evidence.append(_sensitivity_evidence(data.robustness, run))
+        notes.append(
+            "This is a sensitivity analysis: it has no arms of its own; its robustness "
+            "section is below."
+        )
+        return data
     if tags.get("mode") == "sock_puppet":
         data.sock = _sock(client, finished)
         data.evidence.append(_evidence("sock-puppet walks", run, finished))
@@ -514,7 +546,58 @@ def _from_run(
         walks = [c for c in arm_runs(client, companion) if c.info.status == "FINISHED"]
         data.sock = _sock(client, walks)
         data.evidence.append(_evidence("sock-puppet walks", companion, walks))
+    analysis = _sensitivity(client, run, parents)
+    if analysis is not None:
+        data.robustness = _robustness_of(client, analysis, notes)
+        if data.robustness is not None:
+            data.evidence.append(_sensitivity_evidence(data.robustness, analysis))
     return data
+
+
+def _sensitivity(client: Any, run: Any, parents: list[Any] | None) -> Any:
+    """The latest finished sensitivity analysis of the same system and baseline as ``run``."""
+    tags = user_tags(run)
+    # compared in Python, not in a search filter: the tag values are untrusted text
+    for other in parents if parents is not None else audit_runs(client, run.info.experiment_id):
+        if (
+            other.data.tags.get("mode") == "sensitivity"
+            and other.info.status == "FINISHED"
+            and same_system(user_tags(other), tags)
+            and other.data.tags.get("control") == tags.get("control")
+        ):
+            return other
+    return None
+
+
+def _robustness_of(client: Any, analysis: Any, notes: list[str]) -> Any:
+    """The ``sensitivity.json`` of an analysis run, or None with a note saying why."""
+    import json
+
+    from ampaudit.sensitivity.analysis import Robustness
+
+    run_id = analysis.info.run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, "sensitivity.json", tmp)
+            loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+        except Exception as exc:  # never logged, or not JSON
+            notes.append(
+                f"Sensitivity analysis {run_id} has no readable sensitivity.json "
+                f"({_first_line(exc)}): the robustness section is left out."
+            )
+            return None
+    try:
+        robustness = Robustness.from_dict(loaded)
+    except ValueError as exc:
+        notes.append(f"Sensitivity analysis {run_id}: {exc}; the robustness section is left out.")
+        return None
+    robustness.run_id = run_id
+    return robustness
+
+
+def _sensitivity_evidence(robustness: Any, analysis: Any) -> Evidence:
+    runs = tuple(sorted(str(p["run"]) for p in robustness.points if p.get("run")))
+    return Evidence("sensitivity analysis", analysis.info.run_id, runs)
 
 
 def _evidence(what: str, audit: Any, children: list[Any]) -> Evidence:
@@ -670,13 +753,14 @@ class _TableSource(AuditSource):
 
     def latest(self) -> AuditData:
         """The table's only audit, or its first (the latest export)."""
+        own = own_audits(self.refs)
         notes = []
-        if len(self.refs) > 1:
+        if len(own) > 1:
             notes.append(
-                f"The table holds {len(self.refs)} audits; this report covers the first, "
-                f"the latest ({self.refs[0].run_id}). Choose another with --audit ID."
+                f"The table holds {len(own)} audits; this report covers the first, "
+                f"the latest ({own[0].run_id}). Choose another with --audit ID."
             )
-        return self.load(self.refs[0], notes)
+        return self.load(own[0], notes)
 
 
 def _table_audit(
