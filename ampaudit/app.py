@@ -83,6 +83,8 @@ def run_from_config(cfg: DictConfig) -> Any:
 
         done = tracker.finished_job(job_key(params))
         if done is not None:
+            # the finished audit is this sweep's point too (its own sweep tag is kept)
+            tracker.set_tags(done, _sweep_tags(created=False))
             print(
                 f"Already finished: parent run {done} has this exact config and seed; "
                 "skipped (tracking.skip_finished=false reruns it)."
@@ -106,7 +108,7 @@ def run_from_config(cfg: DictConfig) -> Any:
                 config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
                 progress=bar.update,
                 overrides=_overrides(),
-                extra_tags=_sensitivity_tags(conf),
+                extra_tags={**(_sensitivity_tags(conf) or {}), **_sweep_tags(created=True)},
             )
     except RemoteRecommenderError as exc:
         _fail(str(exc), status=1)  # the runs are already marked FAILED
@@ -186,6 +188,8 @@ def _sock_puppets(
     from ampaudit.sockpuppet import run_sock_puppets, sock_table
 
     entropy = conf.seed if conf.seed is not None else draw_entropy()
+    # a companion joins its comparison, and a sweep through it
+    tags = {"companion_of": companion_of} if companion_of else _sweep_tags(created=True)
     try:
         result = run_sock_puppets(
             conf,
@@ -194,7 +198,7 @@ def _sock_puppets(
             tracker=tracker,
             params=params,
             overrides=_overrides(),
-            extra_tags={"companion_of": companion_of} if companion_of else None,
+            extra_tags=tags,
         )
     except RemoteRecommenderError as exc:
         _fail(str(exc), status=1)  # the runs are already marked FAILED
@@ -219,6 +223,22 @@ def _overrides() -> list[str] | None:
         return list(HydraConfig.get().overrides.task)
     except ValueError:
         return None
+
+
+def _sweep_tags(*, created: bool) -> dict[str, str]:
+    """Tags that make this job's audit a point of its sweep (none outside a sweep).
+
+    ``created``: the audit was run by this sweep, so it also gets the ``sweep`` tag
+    (an audit reused from an earlier sweep keeps that one's).
+    """
+    from ampaudit.sweep import SWEEP_TAG, job_membership, membership_tags
+
+    member = job_membership()
+    if member is None:
+        return {}
+    sweep_id, job, overrides = member
+    tags = membership_tags(sweep_id, job, overrides)
+    return {SWEEP_TAG: sweep_id, **tags} if created else tags
 
 
 @hydra.main(version_base="1.3", config_path="pkg://ampaudit.configs", config_name="config")

@@ -210,7 +210,8 @@ def run_audit(
         The command-line overrides of this audit; with the seed made explicit they
         become the parent's ``command`` tag, the exact command that re-runs it.
     extra_tags : dict of str to str, optional
-        More tags of the parent run (a sensitivity point's analysis id and row).
+        More tags of the parent run: a sensitivity point's analysis id and row, the
+        sweep it belongs to (:mod:`ampaudit.sweep`).
 
     Returns
     -------

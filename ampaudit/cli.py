@@ -36,10 +36,13 @@ commands:
                        its behavioural assumptions (SALib Morris or Sobol', through the
                        Hydra launcher) and report where each conclusion holds and what
                        drives it (configs/sensitivity/default.yaml)
-  report TARGET -o FILE [--format html|json] [--uri URI] [--no-log]
+  report TARGET -o FILE [--audit ID | --compare | --sweep ID] [--format html|json]
+         [--uri URI] [--no-log]
                        a self-contained HTML report for review panels (or the JSON
                        transparency export) of an audit: TARGET is an MLflow run id, an
-                       experiment name (its latest audit) or an exported table;
+                       experiment name (its latest audit) or an exported table (all its
+                       audits, compared); --audit ID picks one audit, --compare puts all
+                       on one page, --sweep ID those of one --multirun sweep;
                        --schema prints the JSON export's schema
   export EXPERIMENT -o FILE [--uri URI]
                        one tidy table (audit, arm, replicate, metric, step, value) of an
@@ -128,12 +131,23 @@ def export_command(args: list[str]) -> int:
 
 
 def report_command(args: list[str]) -> int:
-    """``ampaudit report``: write an audit's HTML report or JSON transparency export."""
+    """``ampaudit report``: an audit's HTML report or JSON export, or several audits compared.
+
+    An experiment means its latest audit (said on stderr when it holds several); a
+    table with several audits means all of them, compared. ``--audit`` picks one,
+    ``--compare`` takes all, ``--sweep`` one sweep's.
+    """
     parser = argparse.ArgumentParser(prog="ampaudit report")
     parser.add_argument("target", nargs="?", help="MLflow run id, experiment name or table")
     parser.add_argument("-o", "--output", help="FILE.html or FILE.json")
     parser.add_argument("--format", choices=("html", "json"), help="default: from -o's suffix")
     parser.add_argument("--uri", default="sqlite:///mlflow.db", help="MLflow tracking URI")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--audit", metavar="ID", help="one of TARGET's audits: its parent run id or a prefix"
+    )
+    choice.add_argument("--compare", action="store_true", help="all of TARGET's audits on one page")
+    choice.add_argument("--sweep", metavar="ID", help="the audits of one sweep on one page")
     parser.add_argument(
         "--no-log", action="store_true", help="do not store the file in the audit's parent run"
     )
@@ -144,7 +158,14 @@ def report_command(args: list[str]) -> int:
 
     # an unreachable tracking server: fail in seconds, not after MLflow's 7 retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    from ampaudit.report import ReportSourceError, schema, write_report
+    from ampaudit.report import (
+        ReportSourceError,
+        open_source,
+        schema,
+        write_comparison_report,
+        write_report,
+    )
+    from ampaudit.report.source import audit_list, own_audits
 
     if ns.schema:
         print(json.dumps(schema(), indent=2))
@@ -153,7 +174,52 @@ def report_command(args: list[str]) -> int:
         parser.error("TARGET and -o FILE are required")
     fmt = ns.format or ("json" if ns.output.endswith(".json") else "html")
     try:
-        report = write_report(ns.target, ns.output, uri=ns.uri, fmt=fmt, log_artifact=not ns.no_log)
+        compare = ns.compare or ns.sweep is not None
+        if not compare and ns.audit is None:
+            source = open_source(ns.target, uri=ns.uri)
+            audits = own_audits(source.refs)
+            if len(audits) > 1 and source.where.startswith("table"):
+                if fmt == "json":
+                    raise ReportSourceError(
+                        f"{source.where} holds {len(audits)} audits and the JSON export covers "
+                        f"one: pass --audit ID ({audit_list(audits)})"
+                    )
+                print(
+                    f"ampaudit: {source.where} holds {len(audits)} audits: comparing them all "
+                    "(--audit ID reports one)",
+                    file=sys.stderr,
+                )
+                compare = True
+            elif len(audits) > 1:
+                latest = next((r for r in audits if r.tags.get("mode") != "sock_puppet"), audits[0])
+                print(
+                    f"ampaudit: {source.where} holds {len(audits)} audits; reporting the latest, "
+                    f"{latest.describe()}. --audit ID reports another, --compare all of them, "
+                    "--sweep ID one sweep's",
+                    file=sys.stderr,
+                )
+        if compare:
+            if fmt == "json":
+                raise ReportSourceError(
+                    "the JSON transparency export covers one audit: pass --audit ID, or write "
+                    "the comparison as .html"
+                )
+            comparison = write_comparison_report(
+                ns.target, ns.output, uri=ns.uri, sweep=ns.sweep, log_artifact=not ns.no_log
+            )
+            n = len(comparison.points)
+            print(
+                f"html comparison of {n} audit{'s' * (n != 1)} ({comparison.source}) -> {ns.output}"
+            )
+            return 0
+        report = write_report(
+            ns.target,
+            ns.output,
+            uri=ns.uri,
+            fmt=fmt,
+            log_artifact=not ns.no_log,
+            audit=ns.audit,
+        )
     except ReportSourceError as exc:
         print(f"ampaudit: error: {exc}", file=sys.stderr)
         return 2

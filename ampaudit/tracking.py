@@ -190,6 +190,9 @@ def run_config(client: Any, run_id: str) -> dict[str, Any] | None:
 def audit_runs(client: Any, experiment_id: str) -> list[Any]:
     """The audits of an experiment (its parent runs), newest first.
 
+    A sweep's own run (tag ``mode=sweep``, see :mod:`ampaudit.sweep`) holds the sweep's
+    report, not an audit, and is left out.
+
     Parameters
     ----------
     client : mlflow.tracking.MlflowClient
@@ -202,7 +205,7 @@ def audit_runs(client: Any, experiment_id: str) -> list[Any]:
     runs = client.search_runs(
         [experiment_id], order_by=["attributes.start_time DESC"], max_results=50_000
     )
-    return [r for r in runs if PARENT_TAG not in r.data.tags]
+    return [r for r in runs if PARENT_TAG not in r.data.tags and r.data.tags.get("mode") != "sweep"]
 
 
 def arm_runs(client: Any, audit: Any) -> list[Any]:

@@ -68,6 +68,15 @@ def local_runs(cwd, experiment="ampaudit"):
     return client.search_runs([exp.experiment_id], max_results=1000)
 
 
+def audit_parents(runs):
+    """The audits' parent runs among ``runs``: no parent, and not a sweep's own run."""
+    return [
+        r
+        for r in runs
+        if "mlflow.parentRunId" not in r.data.tags and r.data.tags.get("mode") != "sweep"
+    ]
+
+
 def parent_run_id(stdout):
     """The parent run id ``ampaudit run`` printed."""
     return re.search(r"parent run=(\w+)", stdout).group(1)

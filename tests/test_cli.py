@@ -6,8 +6,6 @@ import pytest
 
 from tests.helpers import ampaudit, local_client, local_runs
 
-FAST = ["world=small", "audit.n_steps=5", "audit.replicates=1", "audit.progress=false"]
-
 
 @pytest.mark.parametrize(
     ("override", "expected"),
@@ -53,15 +51,6 @@ def test_overrides_run_an_audit_and_log_it(tmp_path):
     assert f"Panel report: {reports[0]}" in proc.stdout
     client = local_client(tmp_path)
     assert "report.html" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
-
-
-def test_multirun_runs_one_audit_per_recommender(tmp_path):
-    proc = ampaudit("run", "--multirun", "recommender=random,popularity,mf", *FAST, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    runs = local_runs(tmp_path)
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    assert sorted(p.data.tags["recommender"] for p in parents) == ["mf", "popularity", "random"]
-    assert len(runs) == 3 * (1 + 2)
 
 
 def test_help_lists_commands(tmp_path):

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import ampaudit
+from tests.helpers import ampaudit, audit_parents
 
 
 def _free_port() -> int:
@@ -81,9 +81,12 @@ def test_a_sweep_logs_to_a_real_mlflow_server(server, tmp_path):
     client = MlflowClient(tracking_uri=server)
     exp = client.get_experiment_by_name("team")
     runs = client.search_runs([exp.experiment_id], max_results=100)
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    parents = audit_parents(runs)
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 2
+    # the sweep's comparison report went to the server too, on the sweep's own run
+    [sweep] = [r for r in runs if r.data.tags.get("mode") == "sweep"]
+    assert "report.html" in {a.path for a in client.list_artifacts(sweep.info.run_id)}
     assert len(children) == 4
     assert {r.info.status for r in runs} == {"FINISHED"}
     child = children[0]

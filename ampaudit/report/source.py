@@ -8,9 +8,12 @@ still going. Whatever is missing becomes a note, not an error.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import math
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,22 @@ from ampaudit.tracking import (
     user_tags,
 )
 
-__all__ = ["AuditData", "Evidence", "ReportSourceError", "load_audit", "same_system"]
+__all__ = [
+    "AuditData",
+    "AuditRef",
+    "AuditSet",
+    "AuditSource",
+    "Evidence",
+    "ReportSourceError",
+    "audit_list",
+    "choose_audit",
+    "load_audit",
+    "load_audits",
+    "open_source",
+    "own_audits",
+    "same_system",
+    "sweep_members",
+]
 
 #: Per-step series the figures draw.
 SERIES = ("cons_share.extreme", "rec_share.extreme", "radicalised")
@@ -109,17 +127,154 @@ class AuditData:
     robustness: Any = None
 
 
-def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
-    """Read the audit named by ``target``.
+@dataclass(frozen=True)
+class AuditRef:
+    """One audit a TARGET holds, as a choice lists it.
 
-    Parameters
+    Attributes
     ----------
-    target : str
-        An MLflow run id (a parent run, or a child run whose audit is meant), an
-        experiment name (its latest audit), or a ``.parquet``/``.csv`` table
-        written by ``ampaudit export``.
-    uri : str, default="sqlite:///mlflow.db"
-        MLflow tracking URI for run ids and experiment names.
+    run_id : str
+        The audit's parent run id (empty for a table without an ``audit`` column).
+    name : str
+        The parent run's name (``mf vs chronological``).
+    status : str
+        MLflow status, or ``"EXPORTED"``.
+    started : str
+        Start time, ``YYYY-MM-DD HH:MM`` UTC (empty when unknown).
+    tags : dict of str to str
+        The parent run's own tags (sweeps, ``command``, ``mode``).
+    """
+
+    run_id: str
+    name: str
+    status: str = "FINISHED"
+    started: str = ""
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def describe(self) -> str:
+        """``<run id> (<name>, <start>[, <status>])``, for lists in messages."""
+        parts = [p for p in (self.name, self.started) if p]
+        if self.status not in ("FINISHED", "EXPORTED"):
+            parts.append(self.status)
+        return f"{self.run_id or '(no id)'} ({', '.join(parts)})"
+
+
+#: At most this many audits are listed in one error line.
+_LISTED = 10
+
+
+def audit_list(refs: list[AuditRef]) -> str:
+    """Up to 10 audits, newest first, for a one-line message."""
+    shown = "; ".join(r.describe() for r in refs[:_LISTED])
+    more = len(refs) - _LISTED
+    return shown + (f"; and {more} older" if more > 0 else "") if refs else "none"
+
+
+def choose_audit(refs: list[AuditRef], wanted: str, where: str) -> AuditRef:
+    """The audit among ``refs`` whose run id is ``wanted``, or starts with it.
+
+    Raises
+    ------
+    ReportSourceError
+        If no audit or several match; the message lists the candidates.
+
+    Examples
+    --------
+    >>> refs = [AuditRef("3f2a" + "0" * 28, "mf vs chronological"), AuditRef("3f9b" * 8, "x")]
+    >>> choose_audit(refs, "3f2", "here").name
+    'mf vs chronological'
+    >>> choose_audit(refs, "3f", "here")
+    Traceback (most recent call last):
+    ...
+    ampaudit.report.source.ReportSourceError: --audit '3f' is ambiguous in here: ...
+    """
+    matches = [r for r in refs if r.run_id == wanted] or [
+        r for r in refs if wanted and r.run_id.startswith(wanted)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ReportSourceError(
+            f"--audit {wanted!r} is ambiguous in {where}: {len(matches)} audits match "
+            f"({audit_list(matches)}); give more of the run id"
+        )
+    raise ReportSourceError(
+        f"--audit {wanted!r} matches no audit in {where}; its audits: {audit_list(refs)}"
+    )
+
+
+def sweep_members(refs: list[AuditRef], wanted: str, where: str) -> tuple[str, list[AuditRef]]:
+    """``(sweep id, its audits in job order)`` for the sweep whose id is or starts with ``wanted``.
+
+    Raises
+    ------
+    ReportSourceError
+        If no sweep or several match; the message lists the sweeps ``refs`` belong to.
+    """
+    from ampaudit.sweep import membership, sweep_ids
+
+    counts: dict[str, int] = {}
+    for ref in refs:  # newest first, so sweeps are listed newest first
+        for sweep in sweep_ids(ref.tags):
+            counts[sweep] = counts.get(sweep, 0) + 1
+    matches = [s for s in counts if s == wanted] or [
+        s for s in counts if wanted and s.startswith(wanted)
+    ]
+    if len(matches) != 1:
+        listed = "; ".join(f"{s} ({n} audits)" for s, n in list(counts.items())[:_LISTED])
+        problem = "is ambiguous" if matches else "matches no sweep"
+        raise ReportSourceError(
+            f"--sweep {wanted!r} {problem} in {where}; sweeps: {listed or 'none'}"
+        )
+    sweep = matches[0]
+    members = [r for r in refs if membership(r.tags, sweep) is not None]
+    # job order; the same job twice (a sweep re-run into the same id): newest wins
+    by_job: dict[int, AuditRef] = {}
+    for ref in reversed(members):
+        job = (membership(ref.tags, sweep) or (0, []))[0]
+        by_job[job] = ref
+    return sweep, [by_job[j] for j in sorted(by_job)]
+
+
+def own_audits(refs: list[AuditRef]) -> list[AuditRef]:
+    """The audits a TARGET means, in the order of ``refs``.
+
+    Not a comparison's companion sock-puppet audit (it is read with its comparison),
+    and not a sensitivity analysis or the audits it ran at its points: they are
+    evidence of robustness, not the audit a panel asked for. An experiment of
+    sensitivity analyses only means those analyses.
+    """
+    own = [
+        r
+        for r in refs
+        if r.tags.get("mode") != "sensitivity"
+        and "sensitivity_point" not in r.tags
+        and "companion_of" not in r.tags
+    ]
+    return own or [r for r in refs if r.tags.get("mode") == "sensitivity"] or refs
+
+
+class AuditSource:
+    """The audits a TARGET holds, listed before any is read.
+
+    Use :func:`open_source`. ``refs`` are newest first; :meth:`load` reads one,
+    :meth:`latest` reads the one a TARGET means when none is chosen.
+    """
+
+    where: str
+    refs: list[AuditRef]
+
+    def load(self, ref: AuditRef, notes: list[str] | None = None) -> AuditData:
+        """Read the audit ``ref`` names."""
+        raise NotImplementedError
+
+    def latest(self) -> AuditData:
+        """The audit reported when none is chosen: the latest comparison audit."""
+        raise NotImplementedError
+
+
+def open_source(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditSource:
+    """List the audits ``target`` holds (see :func:`load_audit` for what it may be).
 
     Raises
     ------
@@ -131,7 +286,9 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
         if not path.is_file():
             raise ReportSourceError(f"TARGET {target!r}: no such table file")
         try:
-            return _from_table(path)
+            return _TableSource(path)
+        except ReportSourceError:
+            raise
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise ReportSourceError(
                 f"TARGET {target!r} is not a readable table: {_first_line(exc)}"
@@ -142,14 +299,107 @@ def load_audit(target: str, *, uri: str = "sqlite:///mlflow.db") -> AuditData:
         raise ReportSourceError(
             f"TARGET {target!r}: no MLflow store at {resolved} (pass --uri, or a table file)"
         )
+    with _mlflow_errors(target, resolved):
+        return _MlflowSource(target, resolved)
+
+
+@contextlib.contextmanager
+def _mlflow_errors(target: str, resolved: str) -> Iterator[None]:
+    """An unreachable server or a broken store as one :class:`ReportSourceError`."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return _from_mlflow(target, resolved)
-    except (MlflowException, OSError) as exc:  # an unreachable server, a broken store
+        yield
+    except (MlflowException, OSError) as exc:
         raise ReportSourceError(
             f"cannot read TARGET {target!r} from {resolved}: {_first_line(exc)}"
         ) from None
+
+
+def load_audit(
+    target: str, *, uri: str = "sqlite:///mlflow.db", audit: str | None = None
+) -> AuditData:
+    """Read the audit named by ``target``.
+
+    Parameters
+    ----------
+    target : str
+        An MLflow run id (a parent run, or a child run whose audit is meant), an
+        experiment name (its latest audit), or a ``.parquet``/``.csv`` table
+        written by ``ampaudit export`` (its latest audit).
+    uri : str, default="sqlite:///mlflow.db"
+        MLflow tracking URI for run ids and experiment names.
+    audit : str, optional
+        The parent run id, or a unique prefix of it, of the audit to read among
+        those ``target`` holds (:func:`choose_audit`).
+
+    Raises
+    ------
+    ReportSourceError
+        If ``target`` names nothing that exists, or nothing that holds an audit, or
+        ``audit`` matches none or several of its audits.
+    """
+    source = open_source(target, uri=uri)
+    if audit is None:
+        return source.latest()
+    return source.load(choose_audit(source.refs, audit, source.where))
+
+
+@dataclass
+class AuditSet:
+    """Several audits of one TARGET, for a comparison.
+
+    Attributes
+    ----------
+    audits : list of AuditData
+        In sweep (job) order, or oldest first.
+    overrides : list of list of str
+        Per audit, the overrides that made it: the sweep job's (with a sweep), else
+        those of its recorded ``command``.
+    where : str
+        The TARGET, in words (``experiment 'ampaudit' at sqlite:///...``).
+    sweep : str or None
+        The full sweep id, when the audits are one sweep's.
+    """
+
+    audits: list[AuditData]
+    overrides: list[list[str]]
+    where: str
+    sweep: str | None = None
+
+
+def load_audits(
+    target: str, *, uri: str = "sqlite:///mlflow.db", sweep: str | None = None
+) -> AuditSet:
+    """Every audit ``target`` holds (oldest first), or those of one sweep (job order).
+
+    Sock-puppet audits that accompany a comparison audit are read with it, not on
+    their own.
+
+    Parameters
+    ----------
+    target, uri
+        See :func:`load_audit`.
+    sweep : str, optional
+        A sweep id, or a unique prefix of it (:func:`sweep_members`).
+
+    Raises
+    ------
+    ReportSourceError
+        As :func:`load_audit`, or when ``sweep`` matches no sweep or several.
+    """
+    from ampaudit.sweep import command_overrides, membership
+
+    source = open_source(target, uri=uri)
+    if sweep is None:
+        refs = own_audits(source.refs[::-1])
+        overrides = [command_overrides(r.tags.get("command", "")) for r in refs]
+    else:
+        sweep, refs = sweep_members(source.refs, sweep, source.where)
+        overrides = [(membership(r.tags, sweep) or (0, []))[1] for r in refs]
+    if not refs:
+        raise ReportSourceError(f"{source.where} holds no audit")
+    return AuditSet([source.load(r) for r in refs], overrides, source.where, sweep)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -157,47 +407,83 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def _from_mlflow(target: str, resolved: str) -> AuditData:
-    from mlflow.exceptions import MlflowException
+def _started(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
-    client = reading_client(resolved)
-    run = None
-    if _RUN_ID.fullmatch(target):
-        try:
-            run = client.get_run(target)
-        except MlflowException:
-            run = None
-    notes = []
-    parents = None
-    if run is None:
-        experiment = client.get_experiment_by_name(target)
-        if experiment is None:
-            names = sorted(e.name for e in client.search_experiments())
-            raise ReportSourceError(
-                f"TARGET {target!r} is not a run id or an experiment at {resolved} "
-                f"(experiments: {', '.join(names) or 'none'}), nor a .parquet/.csv table"
+
+def _ref(run: Any) -> AuditRef:
+    return AuditRef(
+        run.info.run_id,
+        run.info.run_name or "",
+        run.info.status,
+        _started(run.info.start_time),
+        user_tags(run),
+    )
+
+
+class _MlflowSource(AuditSource):
+    """A run id (its audit) or an experiment (its audits) in an MLflow store."""
+
+    def __init__(self, target: str, resolved: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        self.target, self.resolved = target, resolved
+        self.client = reading_client(resolved)
+        self.notes: list[str] = []
+        self.parents: list[Any] | None = None
+        run = None
+        if _RUN_ID.fullmatch(target):
+            try:
+                run = self.client.get_run(target)
+            except MlflowException:
+                run = None
+        if run is None:
+            experiment = self.client.get_experiment_by_name(target)
+            if experiment is None:
+                names = sorted(e.name for e in self.client.search_experiments())
+                raise ReportSourceError(
+                    f"TARGET {target!r} is not a run id or an experiment at {resolved} "
+                    f"(experiments: {', '.join(names) or 'none'}), nor a .parquet/.csv table"
+                )
+            self.where = f"experiment {target!r} at {resolved}"
+            self.parents = audit_runs(self.client, experiment.experiment_id)
+            if not self.parents:
+                raise ReportSourceError(f"experiment {target!r} at {resolved} holds no audit")
+            self.runs = self.parents
+        else:
+            parent_id = run.data.tags.get(PARENT_TAG)
+            if parent_id:
+                self.notes.append(
+                    f"Run {run.info.run_id} is one arm of audit {parent_id}: reporting the audit."
+                )
+                run = self.client.get_run(parent_id)
+            self.where = f"run {run.info.run_id} at {resolved}"
+            self.runs = [run]
+        self.refs = [_ref(r) for r in self.runs]
+
+    def load(self, ref: AuditRef, notes: list[str] | None = None) -> AuditData:
+        """Read the audit ``ref`` names."""
+        run = next(r for r in self.runs if r.info.run_id == ref.run_id)
+        with _mlflow_errors(self.target, self.resolved):
+            return _from_run(
+                self.client, run, self.resolved, [*self.notes, *(notes or [])], self.parents
             )
-        parents = audit_runs(client, experiment.experiment_id)
-        # compare audits first; an experiment of sock-puppet audits only reports those.
-        # The audits a sensitivity analysis ran at its points, and the analysis itself,
-        # are evidence of robustness, not the audit a panel asked for.
-        own = [r for r in parents if not _is_sensitivity(r)]
-        if not own:  # an experiment of sensitivity analyses only: report the latest one
-            own = [r for r in parents if r.data.tags.get("mode") == "sensitivity"] or parents
-        audits = [r for r in own if r.data.tags.get("mode") != "sock_puppet"] or own
-        if not audits:
-            raise ReportSourceError(f"experiment {target!r} at {resolved} holds no audit")
-        run = audits[0]
+
+    def latest(self) -> AuditData:
+        """The run's audit, or the experiment's latest comparison audit."""
+        own = own_audits(self.refs)
+        # compare audits first; an experiment of sock-puppet audits only reports those
+        audits = [r for r in own if r.tags.get("mode") != "sock_puppet"] or own
+        notes = []
         if len(audits) > 1:
             notes.append(
-                f"Experiment {target!r} holds {len(audits)} audits; this report covers the "
-                f"latest ({run.info.run_id}). Pass a parent run id for another."
+                f"Experiment {self.target!r} holds {len(audits)} audits; this report covers "
+                f"the latest ({audits[0].run_id}). Choose another with --audit ID, or "
+                "compare them all with --compare."
             )
-    parent_id = run.data.tags.get(PARENT_TAG)
-    if parent_id:
-        notes.append(f"Run {run.info.run_id} is one arm of audit {parent_id}: reporting the audit.")
-        run = client.get_run(parent_id)
-    return _from_run(client, run, resolved, notes, parents)
+        return self.load(audits[0], notes)
 
 
 def _from_run(
@@ -266,12 +552,6 @@ def _from_run(
         if data.robustness is not None:
             data.evidence.append(_sensitivity_evidence(data.robustness, analysis))
     return data
-
-
-def _is_sensitivity(run: Any) -> bool:
-    """Whether ``run`` is a sensitivity analysis or one of the audits it ran."""
-    tags = run.data.tags
-    return tags.get("mode") == "sensitivity" or "sensitivity_point" in tags
 
 
 def _sensitivity(client: Any, run: Any, parents: list[Any] | None) -> Any:
@@ -433,28 +713,60 @@ def _arm_order(finals: dict[str, Any], config: dict[str, Any] | None) -> list[st
     return present + sorted(a for a in finals if a not in planned)
 
 
-def _from_table(path: Path) -> AuditData:
-    """An audit from a table written by ``ampaudit export`` (or ``AuditResult.to_frame``)."""
-    import pandas as pd
+class _TableSource(AuditSource):
+    """A table written by ``ampaudit export`` (or ``AuditResult.to_frame``)."""
 
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    carried = table.attrs.get(TABLE_META, {})
-    missing = set(SERIES_COLUMNS) - set(table.columns)
-    if missing:
-        raise ReportSourceError(
-            f"TARGET {str(path)!r} is not an ampaudit table: no column {', '.join(sorted(missing))}"
-        )
-    notes = []
-    audit = None
-    if "audit" in table.columns and table.audit.nunique() > 1:
-        audit = str(table.audit.iloc[0])  # `ampaudit export` lists the newest audit first
-        notes.append(
-            f"The table holds {table.audit.nunique()} audits; this report covers the first, "
-            f"the latest ({audit}). Filter the table on its audit column for another."
-        )
-        table = table[table.audit == audit]
-    elif "audit" in table.columns and len(table):
-        audit = str(table.audit.iloc[0])
+    def __init__(self, path: Path) -> None:
+        import pandas as pd
+
+        self.path = path
+        self.where = f"table {path.name}"
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        missing = set(SERIES_COLUMNS) - set(table.columns)
+        if missing:
+            raise ReportSourceError(
+                f"TARGET {str(path)!r} is not an ampaudit table: no column "
+                f"{', '.join(sorted(missing))}"
+            )
+        self.table = table
+        self.carried = table.attrs.get(TABLE_META, {})
+        # `ampaudit export` lists the newest audit first
+        ids = [str(a) for a in table.audit.drop_duplicates()] if "audit" in table.columns else []
+        if not ids:  # one audit without an id (`AuditResult.to_frame`), or no rows
+            self.refs = [AuditRef("", path.name, "EXPORTED")]
+            return
+        names = {}
+        if "audit_name" in table.columns:
+            firsts = table.drop_duplicates("audit")
+            names = {str(a): str(n) for a, n in zip(firsts.audit, firsts.audit_name, strict=True)}
+        self.refs = [
+            AuditRef(a, names.get(a, ""), "EXPORTED", "", self.carried.get(a, {}).get("tags", {}))
+            for a in ids
+        ]
+
+    def load(self, ref: AuditRef, notes: list[str] | None = None) -> AuditData:
+        """Read the audit ``ref`` names."""
+        table = self.table
+        if ref.run_id:
+            table = table[table.audit.astype(str) == ref.run_id]
+        return _table_audit(self.path, table, ref.run_id or None, self.carried, notes or [])
+
+    def latest(self) -> AuditData:
+        """The table's only audit, or its first (the latest export)."""
+        own = own_audits(self.refs)
+        notes = []
+        if len(own) > 1:
+            notes.append(
+                f"The table holds {len(own)} audits; this report covers the first, "
+                f"the latest ({own[0].run_id}). Choose another with --audit ID."
+            )
+        return self.load(own[0], notes)
+
+
+def _table_audit(
+    path: Path, table: Any, audit: str | None, carried: dict[str, Any], notes: list[str]
+) -> AuditData:
+    """One audit's rows of an exported table."""
     meta = carried.get(audit or "", {})
     finals: dict[str, dict[int, dict[str, float]]] = {}
     labels = {}
