@@ -38,7 +38,9 @@ class SweepReportCallback(Callback):
     audit is tagged with it. At the end the sweep's audits are read back from MLflow
     by that tag, so exactly this sweep's, from any machine the jobs ran on. The table
     goes to stdout; the report to ``report.html`` in the sweep folder and to a run
-    named ``sweep <id>`` (tag ``mode=sweep``) in the experiment.
+    named ``sweep <id>`` (tag ``mode=sweep``) in the experiment. The points of a
+    sensitivity analysis (``sensitivity.id`` set) are left alone: the analysis
+    reports on them itself.
     """
 
     def __init__(self) -> None:
