@@ -389,14 +389,31 @@ def ratio_of_means(
 
 
 def replicates_needed(
-    effect: float, spread: float, *, confidence: float, power: float = 0.8
+    effect: float,
+    spread: float,
+    *,
+    confidence: float,
+    power: float = 0.8,
+    max_n: int = MAX_QUOTED_REPLICATES,
 ) -> int:
     """Replicates for a ``confidence`` interval to exclude 0 with probability ``power``.
 
-    ``n = ((t_{1−α/2} + t_{power}) · s / |d|)²`` with ``n − 1`` degrees of freedom,
-    iterated to a fixed point (the usual normal-approximation sample size with t
-    quantiles), for a true effect ``d`` on the working scale and a per-replicate
-    standard deviation ``s``.
+    The smallest ``n`` with ``n ≥ ((t_{1−α/2, n−1} + t_{power, n−1}) · s / |d|)²``:
+    the normal-theory sample size of a paired t test with t quantiles at the ``n − 1``
+    degrees of freedom of the interval reported [6]_, for a true effect ``d`` on the
+    working scale and a per-replicate standard deviation ``s``. A pilot's ``d`` and
+    ``s`` are estimates, so this is a planning figure, not a guarantee.
+
+    Returns
+    -------
+    int
+        At least 2; ``max_n + 1`` when more than ``max_n`` would be needed (or the
+        effect is 0).
+
+    References
+    ----------
+    .. [6] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral
+       Sciences*, 2nd ed., Erlbaum.
 
     Examples
     --------
@@ -406,21 +423,26 @@ def replicates_needed(
     1001
     """
     if effect == 0 or not math.isfinite(effect) or not math.isfinite(spread):
-        return MAX_QUOTED_REPLICATES + 1
+        return max_n + 1
     if spread == 0:
         return 2
     ratio = spread / abs(effect)
-    z = float(stats.norm.ppf(0.5 + confidence / 2) + stats.norm.ppf(power))
-    n = max(2, math.ceil((z * ratio) ** 2))  # the normal approximation, then t quantiles
-    for _ in range(100):
-        if n > MAX_QUOTED_REPLICATES:
-            return MAX_QUOTED_REPLICATES + 1
-        quantiles = float(stats.t.ppf(0.5 + confidence / 2, n - 1) + stats.t.ppf(power, n - 1))
-        needed = max(2, math.ceil((quantiles * ratio) ** 2))
-        if needed == n:
-            break
-        n = needed
-    return n
+
+    def enough(n: int) -> bool:
+        quantiles = stats.t.ppf(0.5 + confidence / 2, n - 1) + stats.t.ppf(power, n - 1)
+        return bool(n >= (float(quantiles) * ratio) ** 2)
+
+    # n − (quantiles·s/d)² grows with n (the quantiles shrink as df grows), so bisect:
+    # a fixed-point iteration from the normal approximation can cycle
+    if enough(2):
+        return 2
+    if not enough(max_n):
+        return max_n + 1
+    low, high = 2, max_n  # not enough at low, enough at high
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if enough(mid) else (mid, high)
+    return high
 
 
 @dataclass(frozen=True)
