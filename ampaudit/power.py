@@ -32,13 +32,14 @@ def replicates_for_power(
     power : float, default=0.8
         Probability that the interval excludes 0 when the true difference is ``d``.
     max_n : int, default=10000
-        Largest count searched; returned when even it is not enough.
+        Largest count searched.
 
     Returns
     -------
     float
         The replicate count (at least 2); ``inf`` when the pilot's mean difference is 0
-        (no effect to detect), ``nan`` with fewer than two finite differences.
+        (no effect to detect) or more than ``max_n`` replicates would be needed; ``nan``
+        with fewer than two finite differences.
 
     References
     ----------
@@ -75,7 +76,7 @@ def replicates_for_power(
     if enough(2):
         return 2.0
     if not enough(max_n):
-        return float(max_n)
+        return math.inf
     low, high = 2, max_n  # not enough at low, enough at high
     while high - low > 1:
         mid = (low + high) // 2

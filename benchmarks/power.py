@@ -119,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         mean, low, high = mean_ci(finite, confidence=args.confidence)
         n = replicates_for_power(finite, confidence=args.confidence, power=args.power)
         needed[label] = (n, headline)
-        shown = "never (d = 0)" if math.isinf(n) else f"{n:.0f}"
+        shown = "> 1e4" if math.isinf(n) else f"{n:.0f}"
         print(
             f"{label:22s} {mean:+10.5f} {finite.std(ddof=1):10.5f}  "
             f"[{low:+10.5f}, {high:+10.5f}] {shown:>6s}"
         )
     reasonable = [n for n, headline in needed.values() if headline and n <= args.max_reasonable]
     too_many = [
-        f"{label} ({'never' if math.isinf(n) else f'{n:.0f}'})"
+        f"{label} ({'more than 10,000' if math.isinf(n) else f'{n:.0f}'})"
         for label, (n, headline) in needed.items()
         if n > args.max_reasonable
     ]
