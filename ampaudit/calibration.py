@@ -26,7 +26,15 @@ import numpy as np
 
 from ampaudit.stats import mean_ci
 
-__all__ = ["BANDS", "Band", "BandResult", "band_table", "check_bands", "out_of_band"]
+__all__ = [
+    "BANDS",
+    "Band",
+    "BandResult",
+    "band_table",
+    "check_bands",
+    "out_of_band",
+    "response_lines",
+]
 
 Finals = Mapping[str, float]
 
@@ -39,12 +47,18 @@ class Audited(Protocol):
         ...
 
 
-CHEN_2023 = (
-    "Chen, Nyhan, Reifler, Robertson, Wilson 2023, Sci. Adv. 9:eadd8080 (n = 1,181 US panel, 2020)"
-)
-HOSSEINMARDI_2021 = "Hosseinmardi et al. 2021, PNAS 118(32)"
-YOUTUBE_2019 = "YouTube Official Blog, 2019-06-05 / 2019-12-03 (borderline content)"
-DESIGN = "DESIGN §3.2a and issue 12 (the default world must move, not everyone radicalise)"
+#: Chen, Nyhan, Reifler, Robertson, Wilson (2023), Subscriptions and external links help
+#: drive resentful users to alternative and extremist YouTube channels, Science Advances
+#: 9:eadd8080: n = 1,181 US panel, 2020.
+CHEN_2023 = "Chen et al. 2023"
+#: Hosseinmardi et al. (2021), Examining the consumption of radical content on YouTube,
+#: PNAS 118(32): political news is about 11% of consumption.
+HOSSEINMARDI_2021 = "Hosseinmardi et al. 2021"
+#: YouTube Official Blog (2019-06-05, 2019-12-03): borderline content is about 1% of US
+#: watch time.
+YOUTUBE_2019 = "YouTube 2019"
+#: A world where nothing happens, or where everyone radicalises, teaches nothing.
+DESIGN = "DESIGN §3.2a"
 
 
 def _key(name: str) -> Callable[[Finals], float]:
@@ -322,22 +336,70 @@ def _show(value: float, band: Band) -> str:
 
 
 def band_table(results: Sequence[BandResult]) -> str:
-    """The results as a Markdown table (band, source, measured value [CI], verdict)."""
+    """The results as a Markdown table (quantity, target and source, band, measured [CI])."""
     rows = [
-        "| quantity (treatment arm) | band | published | source | measured [95% CI] | |",
-        "|---|---|---|---|---|---|",
+        "| quantity (audited recommender's arm) | published | band | measured [95% CI] | |",
+        "|---|---|---|---|---|",
     ]
     for r in results:
         b = r.band
-        band = (
-            "CI excludes 0" if b.kind == "response" else f"{_show(b.low, b)} to {_show(b.high, b)}"
-        )
+        if b.kind == "response":
+            band = "CI excludes 0"
+        else:
+            band = f"{_show(b.low, b)} to {_show(b.high, b)}"
         measured = f"{_show(r.mean, b)} [{_show(r.low, b)}, {_show(r.high, b)}]"
         rows.append(
-            f"| {b.name} | {band} | {b.target} | {b.source} | {measured} | "
+            f"| {b.name} | {b.target} ({b.source}) | {band} | {measured} | "
             f"{'in band' if r.in_band else '**out of band**'} |"
         )
     return "\n".join(rows)
+
+
+#: Paired differences treatment − control printed beside the bands (not bands themselves).
+RESPONSES = (
+    ("drift", "drift"),
+    ("radicalised fraction", "radicalised"),
+    ("users who consumed extreme content", "cons_reach.extreme"),
+    ("extreme share of consumption", "cons_share.extreme"),
+)
+
+
+def response_lines(result: Audited, *, confidence: float = 0.95) -> list[str]:
+    """How the headline quantities respond to the recommender, paired by replicate."""
+    finals = result.finals()
+    trt, ctl = finals.get("treatment", {}), finals.get("control", {})
+    reps = sorted(trt.keys() & ctl.keys())
+    lines = []
+    for label, key in RESPONSES:
+        diffs = np.array([trt[r].get(key, np.nan) - ctl[r].get(key, np.nan) for r in reps])
+        mean, low, high = mean_ci(diffs, confidence=confidence)
+        verdict = (
+            "excludes 0"
+            if np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0)
+            else "includes 0 (inconclusive)"
+        )
+        if not np.isfinite(mean):
+            lines.append(f"{label} ({key}): n/a (not recorded)")
+            continue
+        shown = [f"{v:+.4f}" if np.isfinite(v) else "n/a" for v in (mean, low, high)]
+        lines.append(f"{label} ({key}): {shown[0]} [{shown[1]}, {shown[2]}], CI {verdict}")
+    # amplification + 1 is a ratio of reaches: its interval is taken on the log scale
+    logs = np.array(
+        [
+            np.log(trt[r]["rec_reach.extreme"] / ctl[r]["rec_reach.extreme"])
+            if trt[r].get("rec_reach.extreme", 0) > 0 and ctl[r].get("rec_reach.extreme", 0) > 0
+            else np.nan
+            for r in reps
+        ]
+    )
+    mean, low, high = mean_ci(logs, confidence=confidence)
+    if np.isfinite(low):
+        lines.append(
+            "users recommended extreme content, ratio to control (amplification + 1, "
+            f"Huszar et al. 2022; log-scale interval): {np.exp(mean):.2f} "
+            f"[{np.exp(low):.2f}, {np.exp(high):.2f}]"
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -363,6 +425,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"seed {result.entropy}: {result.labels['treatment']} vs {result.labels['control']}\n"
     )
     print(band_table(results))
+    print(
+        f"\nPaired differences {result.labels['treatment']} - {result.labels['control']}, "
+        f"mean [{conf.audit.confidence:.0%} Student-t CI over replicates]:"
+    )
+    for line in response_lines(result, confidence=conf.audit.confidence):
+        print(f"- {line}")
     return 1 if any(not r.in_band for r in results) else 0
 
 

@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from ampaudit.audit import run_audit
-from ampaudit.calibration import BANDS, Band, BandResult, band_table, check_bands, out_of_band
+from ampaudit.calibration import (
+    BANDS,
+    Band,
+    BandResult,
+    band_table,
+    check_bands,
+    out_of_band,
+    response_lines,
+)
 from ampaudit.config import compose_conf
 
 SEED = 2026
@@ -121,3 +129,20 @@ def test_band_table_shows_every_band():
     assert "13.0% [" in table
     assert "**out of band**" in table
     assert all(isinstance(r, BandResult) for r in rows)
+
+
+def test_response_lines_say_when_the_interval_includes_zero():
+    trt = [
+        {"drift": 0.5, "radicalised": 0.1, "rec_reach.extreme": 0.4},
+        {"drift": 0.6, "radicalised": 0.3, "rec_reach.extreme": 0.5},
+        {"drift": 0.55, "radicalised": 0.2, "rec_reach.extreme": 0.6},
+    ]
+    ctl = [{"drift": 0.1, "radicalised": 0.2, "rec_reach.extreme": 0.1}] * 3
+    lines = response_lines(_Result(trt, ctl))
+    assert lines[0].startswith("drift (drift): +0.4500 [")
+    assert lines[0].endswith("CI excludes 0")
+    assert lines[1].endswith("includes 0 (inconclusive)")
+    assert lines[2] == "users who consumed extreme content (cons_reach.extreme): n/a (not recorded)"
+    # reach ratios 4, 5, 6: the log-scale interval is around their geometric mean
+    assert "ratio to control" in lines[-1]
+    assert ": 4.93 [" in lines[-1]
