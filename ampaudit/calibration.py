@@ -150,7 +150,7 @@ BANDS: tuple[Band, ...] = (
         _key("gini.extreme_consumption"),
         0.85,
         0.995,
-        "about 0.9 (concentrated)",
+        "about 0.9",
         CHEN_2023,
         "with a reach r the Gini is at least 1 - r, so 3-10% reach means 0.9 or more; "
         "above 0.995 only a handful of users consume anything",
@@ -162,7 +162,7 @@ BANDS: tuple[Band, ...] = (
         _key("extreme_consumption.half_share"),
         0.001,
         0.03,
-        "under 2% ('less than 2% of users watch the majority')",
+        "under 2%",
         CHEN_2023,
         "up to 3% allowed; at least 0.1% so that half is not one or two users",
     ),
@@ -193,7 +193,7 @@ BANDS: tuple[Band, ...] = (
         _organic,
         0.5,
         1.0,
-        "most (subscriptions and external links)",
+        "most",
         CHEN_2023,
         "'most' means more than half",
     ),
@@ -396,7 +396,7 @@ def response_lines(result: Audited, *, confidence: float = 0.95) -> list[str]:
     if np.isfinite(low):
         lines.append(
             "users recommended extreme content, ratio to control (amplification + 1, "
-            f"Huszar et al. 2022; log-scale interval): {np.exp(mean):.2f} "
+            f"Huszár et al. 2022; log-scale interval): {np.exp(mean):.2f} "
             f"[{np.exp(low):.2f}, {np.exp(high):.2f}]"
         )
     return lines
