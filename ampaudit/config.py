@@ -165,15 +165,22 @@ def compose_conf(overrides: Sequence[str] = ()) -> RunConf:
     Raises
     ------
     ConfigError
-        For the first invalid field (see :func:`validate`).
+        For the first invalid field (see :func:`validate`), or an override Hydra cannot
+        apply (an unknown key, a value of the wrong type).
     """
     from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     register_configs()
-    with initialize_config_module("ampaudit.configs", version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides))
-    conf: RunConf = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    try:
+        with initialize_config_module("ampaudit.configs", version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides))
+        conf: RunConf = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    except (HydraException, OmegaConfBaseException) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError("overrides", " ".join(overrides), f"valid overrides ({message})") from exc
     validate(conf)
     return conf
 

@@ -45,6 +45,7 @@ import numpy as np
 
 from ampaudit.audit import run_audit
 from ampaudit.config import compose_conf
+from ampaudit.core.errors import ConfigError
 from ampaudit.power import replicates_for_power
 from ampaudit.stats import mean_ci
 
@@ -81,16 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. recommender=bandit")
     args = parser.parse_args(argv)
+    if args.pilot < 2:
+        parser.error(f"--pilot={args.pilot} is not allowed: a standard deviation needs >= 2")
+    if not (0 < args.power < 1 and 0 < args.confidence < 1):
+        parser.error("--power and --confidence must lie strictly between 0 and 1")
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    conf = compose_conf(
-        [
-            "tracking=none",
-            "audit.progress=false",
-            f"audit.replicates={args.pilot}",
-            f"seed={args.seed}",
-            *args.overrides,
-        ]
-    )
+    try:
+        conf = compose_conf(
+            [
+                "tracking=none",
+                "audit.progress=false",
+                f"audit.replicates={args.pilot}",
+                f"seed={args.seed}",
+                *args.overrides,
+            ]
+        )
+    except ConfigError as exc:
+        print(f"power.py: error: {exc}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     result = run_audit(conf)
     elapsed = time.perf_counter() - start
