@@ -8,6 +8,7 @@ names the field, the value and what is allowed.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Optional
 
@@ -25,6 +26,7 @@ __all__ = [
     "RunConf",
     "TrackingConf",
     "check_recommender_params",
+    "compose_conf",
     "register_configs",
     "validate",
 ]
@@ -44,8 +46,9 @@ class AuditSection:
     ----------
     n_steps : int, default=100
         Horizon in steps.
-    replicates : int, default=3
-        Independent worlds (replicate ``r`` uses ``spawn_key=(r,)``).
+    replicates : int, default=8
+        Independent worlds (replicate ``r`` uses ``spawn_key=(r,)``). The default comes
+        from a measured power analysis of the default audit (``benchmarks/power.py``).
     control : str, default="chronological"
         The counterfactual baseline arm: a built-in recommender name or ``none``.
     slate_size : int, default=10
@@ -79,7 +82,7 @@ class AuditSection:
     """
 
     n_steps: int = 100
-    replicates: int = 3
+    replicates: int = 8
     control: str = "chronological"
     slate_size: int = 10
     n_candidates: int = 20
@@ -146,6 +149,40 @@ def register_configs() -> None:
         cs.store(group="schema/interventions", name=name, node=conf)
     for name, conf in CONFS.items():
         cs.store(group="schema/recommender", name=name, node=conf)
+
+
+def compose_conf(overrides: Sequence[str] = ()) -> RunConf:
+    """The validated :class:`RunConf` that ``ampaudit run OVERRIDES...`` would run.
+
+    Composes the packaged Hydra config tree (``configs/``) in-process, so scripts and
+    tests audit exactly the default world the CLI does.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        Hydra overrides, e.g. ``["tracking=none", "audit.replicates=2"]``.
+
+    Raises
+    ------
+    ConfigError
+        For the first invalid field (see :func:`validate`), or an override Hydra cannot
+        apply (an unknown key, a value of the wrong type).
+    """
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_configs()
+    try:
+        with initialize_config_module("ampaudit.configs", version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides))
+        conf: RunConf = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    except (HydraException, OmegaConfBaseException) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError("overrides", " ".join(overrides), f"valid overrides ({message})") from exc
+    validate(conf)
+    return conf
 
 
 def validate(conf: RunConf) -> None:

@@ -33,20 +33,20 @@ class BehaviorConf:
 
     Parameters
     ----------
-    p_follow : float, default=0.15
+    p_follow : float, default=0.45
         Probability that an active user browses a followed creator instead of the feed.
-    p_search : float, default=0.10
+    p_search : float, default=0.25
         Probability that an active user searches instead of using the feed.
-    search_pool : int, default=20
+    search_pool : int, default=100
         Items a search returns (uniform over the visible catalog, best one chosen).
-    b_taste, b_dist, b_appeal, b_quality, b_pos : float
+    b_taste, b_dist, b_appeal, b_quality, b_pos : float, default=1.0, 4.0, 4.5, 0.5, 0.7
         Weights of taste match, ideological distance, sensational appeal (scaled
         by the user's appetite), quality and slate position (``log(1 + rank)``
         with rank counted from 0, so the top slot carries no penalty and only
         lower slots lose utility relative to the outside option).
-    outside : float, default=1.0
+    outside : float, default=0.8
         Utility ``τ`` of not clicking.
-    drift_rate : float, default=0.05
+    drift_rate : float, default=0.2
         ``μ`` of bounded-confidence content drift ``x += μ·σ·(e − x)`` when
         ``|e − x| < ε``.
     anchoring : float, default=0.01
@@ -61,16 +61,17 @@ class BehaviorConf:
         ``θ``: a user with ``x ≥ θ`` counts as radicalised.
     """
 
-    p_follow: float = 0.15
-    p_search: float = 0.10
-    search_pool: int = 20
+    # defaults calibrated to real-user panels: see configs/behavior/default.yaml
+    p_follow: float = 0.45
+    p_search: float = 0.25
+    search_pool: int = 100
     b_taste: float = 1.0
-    b_dist: float = 2.0
-    b_appeal: float = 1.5
+    b_dist: float = 4.0
+    b_appeal: float = 4.5
     b_quality: float = 0.5
     b_pos: float = 0.7
     outside: float = 0.8
-    drift_rate: float = 0.05
+    drift_rate: float = 0.2
     anchoring: float = 0.01
     taste_rate: float = 0.05
     p_social: float = 0.5

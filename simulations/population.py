@@ -70,6 +70,8 @@ def make_population(
     activity_mean: float,
     latitude_low: float,
     latitude_high: float,
+    at_risk_opinion_low: float,
+    at_risk_opinion_high: float,
     rng: np.random.Generator,
 ) -> Population:
     """Draw a population whose opinions follow the communities' ideological order.
@@ -77,7 +79,8 @@ def make_population(
     Community ``c`` of ``C`` is centred at ``opinion_low + (opinion_high -
     opinion_low) * c / (C - 1)``; opinions are that centre plus Gaussian noise of
     scale ``opinion_spread``. A random ``at_risk_fraction`` of users form the
-    at-risk minority: opinions in [0.6, 0.85], high susceptibility and appetite.
+    at-risk minority: opinions uniform in ``[at_risk_opinion_low,
+    at_risk_opinion_high]``, high susceptibility and appetite.
     Taste vectors lean along dimension 0 (the extremism topic) in proportion to
     opinion. Draws a fixed number of variates from ``rng`` for given sizes.
 
@@ -95,6 +98,8 @@ def make_population(
         Mean activity probability (Beta with concentration 10).
     latitude_low, latitude_high : float
         Uniform range of latitudes of acceptance.
+    at_risk_opinion_low, at_risk_opinion_high : float
+        Range of the at-risk minority's initial opinions.
     rng : numpy.random.Generator
         The ``world`` stream.
     """
@@ -105,7 +110,7 @@ def make_population(
     )
     x = np.clip(centres[communities] + opinion_spread * rng.standard_normal(n), 0.0, 1.0)
     at_risk = rng.random(n) < at_risk_fraction
-    x = np.where(at_risk, rng.uniform(0.6, 0.85, n), x)
+    x = np.where(at_risk, rng.uniform(at_risk_opinion_low, at_risk_opinion_high, n), x)
     susceptibility = np.where(at_risk, rng.beta(5, 2, n), rng.beta(2, 5, n))
     appetite = np.where(at_risk, rng.beta(6, 2, n), rng.beta(2, 6, n))
     latitude = rng.uniform(latitude_low, latitude_high, n)

@@ -23,7 +23,7 @@ class WorldConf:
 
     Parameters
     ----------
-    n_users : int, default=3000
+    n_users : int, default=1500
         Number of simulated users.
     n_items : int, default=2000
         Items in the catalog at the start.
@@ -31,24 +31,26 @@ class WorldConf:
         Items created at each step.
     n_dims : int, default=16
         Dimension of taste and topic vectors.
-    n_creators : int, default=200
+    n_creators : int, default=400
         Number of content creators.
-    creator_mix : list of float, default=[0.80, 0.09, 0.03, 0.05, 0.03]
+    creator_mix : list of float, default=[0.90, 0.03, 0.03, 0.015, 0.025]
         Share of creators per category (mainstream, news, counter, borderline,
         extreme); must sum to 1.
-    opinion_low, opinion_high : float, default=0.1, 0.45
+    opinion_low, opinion_high : float, default=0.1, 0.4
         Opinion centres of the most mainstream and the least mainstream community.
     opinion_spread : float, default=0.1
         Spread of initial opinions around a community's centre.
-    at_risk_fraction : float, default=0.02
+    at_risk_fraction : float, default=0.03
         Share of users in the at-risk minority (high opinion, appetite, susceptibility).
-    activity_mean : float, default=0.2
+    at_risk_opinion_low, at_risk_opinion_high : float, default=0.65, 0.95
+        Range of the at-risk minority's initial opinions (uniform).
+    activity_mean : float, default=0.4
         Mean probability that a user is active in a step.
     latitude_low, latitude_high : float, default=0.1, 0.3
         Range of users' latitude of acceptance.
     mean_follows : float, default=5.0
         Mean number of creators a user follows.
-    follow_bandwidth : float, default=0.08
+    follow_bandwidth : float, default=0.12
         Ideological homophily of follows: ``P(follow c) ∝ share_c · exp(-|x - e_c| / bw)``.
     classifier_noise : float, default=0.1
         Standard deviation of the platform classifier's error on extremity.
@@ -64,21 +66,24 @@ class WorldConf:
         distance from the original.
     """
 
-    n_users: int = 3000
+    # defaults calibrated to real-user panels: see configs/world/default.yaml
+    n_users: int = 1500
     n_items: int = 2000
     new_items_per_step: int = 20
     n_dims: int = 16
-    n_creators: int = 200
-    creator_mix: list[float] = field(default_factory=lambda: [0.80, 0.09, 0.03, 0.05, 0.03])
+    n_creators: int = 400
+    creator_mix: list[float] = field(default_factory=lambda: [0.90, 0.03, 0.03, 0.015, 0.025])
     opinion_low: float = 0.1
-    opinion_high: float = 0.45
+    opinion_high: float = 0.4
     opinion_spread: float = 0.1
-    at_risk_fraction: float = 0.02
-    activity_mean: float = 0.2
+    at_risk_fraction: float = 0.03
+    at_risk_opinion_low: float = 0.65
+    at_risk_opinion_high: float = 0.95
+    activity_mean: float = 0.4
     latitude_low: float = 0.1
     latitude_high: float = 0.3
     mean_follows: float = 5.0
-    follow_bandwidth: float = 0.08
+    follow_bandwidth: float = 0.12
     classifier_noise: float = 0.1
     variant_share: float = 0.3
     variant_bits: float = 4.0
@@ -103,6 +108,13 @@ class WorldConf:
             )
         for name in ("opinion_low", "opinion_high", "at_risk_fraction", "latitude_low"):
             check_range(f"{prefix}.{name}", getattr(self, name), low=0, high=1)
+        check_range(f"{prefix}.at_risk_opinion_low", self.at_risk_opinion_low, low=0, high=1)
+        check_range(
+            f"{prefix}.at_risk_opinion_high",
+            self.at_risk_opinion_high,
+            low=self.at_risk_opinion_low,
+            high=1,
+        )
         check_range(f"{prefix}.opinion_spread", self.opinion_spread, low=0, high=1)
         check_range(
             f"{prefix}.activity_mean",
@@ -237,6 +249,8 @@ def build_world(
         latitude_low=world.latitude_low,
         latitude_high=world.latitude_high,
         rng=rng,
+        at_risk_opinion_low=world.at_risk_opinion_low,
+        at_risk_opinion_high=world.at_risk_opinion_high,
     )
     mix = np.asarray(world.creator_mix, dtype=float)
     # every category gets at least one creator so the catalog can hold all five

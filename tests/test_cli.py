@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ampaudit.config import AuditSection
 from tests.helpers import ampaudit, local_client, local_runs
 
 
@@ -68,5 +69,5 @@ def test_default_audit_end_to_end(tmp_path):
     assert "treatment (mf)" in proc.stdout
     assert "amplification" in proc.stdout
     runs = local_runs(tmp_path)
-    assert len(runs) == 1 + 2 * 3
+    assert len(runs) == 1 + 2 * AuditSection().replicates  # the parent, two arms per replicate
     assert {r.info.status for r in runs} == {"FINISHED"}

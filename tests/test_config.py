@@ -8,8 +8,9 @@ import ampaudit.configs
 import pytest
 import yaml
 from ampaudit.recommenders import CONFS, PopularityRecommender
+from ampaudit.simulations import BehaviorConf, GraphConf, WorldConf
 
-from ampaudit.config import validate
+from ampaudit.config import AuditSection, compose_conf, validate
 from ampaudit.core.errors import ConfigError
 
 from .conftest import small_run_conf
@@ -109,3 +110,23 @@ def test_recommender_yaml_mirrors_its_dataclass(name):
 
 def test_every_recommender_has_a_yaml():
     assert {p.stem for p in (CONFIG_DIR / "recommender").glob("*.yaml")} == {*CONFS, "plugin"}
+
+
+def test_packaged_default_yaml_matches_the_dataclass_defaults():
+    # the calibrated defaults live in both places (configs/*/default.yaml and the
+    # dataclasses); an edit to one alone would make the CLI and the Python API disagree
+
+    conf = compose_conf(["tracking=none"])
+    assert conf.world == WorldConf()
+    assert conf.behavior == BehaviorConf()
+    assert conf.graph == GraphConf()
+    assert conf.audit == AuditSection()
+
+
+def test_compose_conf_reports_a_bad_override_on_one_line():
+
+    with pytest.raises(ConfigError, match=r"Could not override 'world\.bogus'") as info:
+        compose_conf(["world.bogus=1"])
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"world\.n_users=5 is not allowed"):
+        compose_conf(["world.n_users=5"])

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ampaudit.metrics import amplification_ratio, exposure_share, gini, reach
+from ampaudit.metrics import amplification_ratio, exposure_share, gini, half_share, reach
 from ampaudit.stats import mean_ci
 
 
@@ -58,6 +58,39 @@ def test_gini_extremes():
 def test_gini_hand_computed():
     # values 1,2,3,4: sum (2i-n-1) v = -3*1 -1*2 +1*3 +3*4 = 10; / (4*10) = 0.25
     assert gini(np.array([4.0, 1.0, 3.0, 2.0])) == pytest.approx(0.25)
+
+
+def test_half_share_hand_computed():
+    # sorted 10, 0, 0, 0: the top user alone holds half -> 1 of 4
+    assert half_share(np.array([0, 0, 0, 10])) == 0.25
+    # equal values: exactly half the users hold exactly half
+    assert half_share(np.ones(4)) == 0.5
+    assert half_share(np.ones(5)) == 0.6  # 3 of 5 users are needed to reach 2.5
+    # 6, 3, 1 of 10: the top user holds 60% -> 1 of 5 users (two hold nothing)
+    assert half_share(np.array([1, 0, 6, 0, 3])) == 0.2
+    # 4, 3, 2, 1 of 10: top two hold 7 >= 5 -> 2 of 4
+    assert half_share(np.array([1, 2, 3, 4])) == 0.5
+
+
+def test_half_share_nothing_consumed():
+    assert half_share(np.zeros(7)) == 0.0
+    assert half_share(np.array([])) == 0.0
+
+
+@given(arrays(np.int64, st.integers(1, 60), elements=st.integers(0, 50)))
+def test_half_share_bounds_and_definition(values):
+    share = half_share(values)
+    total = values.sum()
+    if total == 0:
+        assert share == 0.0
+        return
+    k = round(share * len(values))
+    top = np.sort(values)[::-1]
+    # k users hold at least half, k - 1 users do not; never more than the consumers
+    assert top[:k].sum() >= total / 2
+    assert top[: k - 1].sum() < total / 2
+    assert 1 / len(values) <= share <= np.count_nonzero(values) / len(values)
+    assert half_share(np.random.default_rng(0).permutation(values)) == share
 
 
 def test_reach_at_least_any_single_step_share():

@@ -211,7 +211,7 @@ def test_untrusted_results_are_refused():
 @pytest.mark.parametrize(
     ("override", "field"),
     [
-        ("sensitivity.factors.p_follow.low=0.4", "sensitivity.factors.p_follow.high"),
+        ("sensitivity.factors.p_follow.low=0.7", "sensitivity.factors.p_follow.high"),
         ("sensitivity.factors.p_follow.path=behavior.nope", "sensitivity.factors.p_follow.path"),
         ("sensitivity.factors.p_follow.high=0.95", "sensitivity.factors.p_follow.high"),
         ("sensitivity.conclusions.radicalises.metric=nope", "radicalises.metric"),
