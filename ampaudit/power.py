@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+
+from ampaudit.estimands import replicates_needed
 
 __all__ = ["replicates_for_power"]
 
@@ -15,8 +16,8 @@ def replicates_for_power(
 ) -> float:
     """Replicates for the CI of a paired mean difference to exclude 0, with given power.
 
-    From a pilot's paired differences (treatment − control, one per replicate) with
-    mean ``d`` and standard deviation ``s``: the smallest ``n`` with
+    :func:`ampaudit.estimands.replicates_needed` from a pilot's paired differences
+    (treatment − control, one per replicate) with mean ``d`` and standard deviation ``s``: the smallest ``n`` with
     ``n ≥ ((t_{1−α/2, n−1} + t_{power, n−1}) · s / |d|)²`` — the normal-theory
     ``((z_{1−α/2} + z_{power}) · s / |d|)²`` with t quantiles at the ``n − 1``
     degrees of freedom of the interval the audit will report. The pilot's ``d`` and
@@ -59,26 +60,6 @@ def replicates_for_power(
     v = v[np.isfinite(v)]
     if len(v) < 2:
         return math.nan
-    d, s = abs(float(v.mean())), float(v.std(ddof=1))
-    if d == 0:
-        return math.inf
-    if s == 0:
-        return 2.0
-    alpha = 1.0 - confidence
-
-    def enough(n: int) -> bool:
-        t_sum = stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)
-        return n >= (t_sum * s / d) ** 2
-
-    # n - ((t + t)·s/d)² increases with n (the quantiles shrink as df grows), so the
-    # smallest n that is enough is found by bisection; plain fixed-point iteration from
-    # the normal approximation can cycle between a small n and a large one
-    if enough(2):
-        return 2.0
-    if not enough(max_n):
-        return math.inf
-    low, high = 2, max_n  # not enough at low, enough at high
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (low, mid) if enough(mid) else (mid, high)
-    return float(high)
+    d, sd = float(v.mean()), float(v.std(ddof=1))
+    n = replicates_needed(d, sd, confidence=confidence, power=power, max_n=max_n)
+    return math.inf if n > max_n else float(n)
