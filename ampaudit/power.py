@@ -17,7 +17,8 @@ def replicates_for_power(
     """Replicates for the CI of a paired mean difference to exclude 0, with given power.
 
     :func:`ampaudit.estimands.replicates_needed` from a pilot's paired differences
-    (treatment − control, one per replicate) with mean ``d`` and standard deviation ``s``: the smallest ``n`` with
+    (treatment − control, one per replicate) with mean ``d`` and standard deviation
+    ``s``: the smallest ``n`` with
     ``n ≥ ((t_{1−α/2, n−1} + t_{power, n−1}) · s / |d|)²`` — the normal-theory
     ``((z_{1−α/2} + z_{power}) · s / |d|)²`` with t quantiles at the ``n − 1``
     degrees of freedom of the interval the audit will report. The pilot's ``d`` and
