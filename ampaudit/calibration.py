@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ampaudit.estimands import difference, ratio_of_means
 from ampaudit.stats import mean_ci
 
 __all__ = [
@@ -367,37 +368,30 @@ RESPONSES = (
 def response_lines(result: Audited, *, confidence: float = 0.95) -> list[str]:
     """How the headline quantities respond to the recommender, paired by replicate."""
     finals = result.finals()
-    trt, ctl = finals.get("treatment", {}), finals.get("control", {})
-    reps = sorted(trt.keys() & ctl.keys())
+    finals = {arm: finals.get(arm, {}) for arm in ("treatment", "control")}
+    reps = sorted(finals["treatment"].keys() & finals["control"].keys())
     lines = []
     for label, key in RESPONSES:
-        diffs = np.array([trt[r].get(key, np.nan) - ctl[r].get(key, np.nan) for r in reps])
-        mean, low, high = mean_ci(diffs, confidence=confidence)
-        verdict = (
-            "excludes 0"
-            if np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0)
-            else "includes 0 (inconclusive)"
-        )
-        if not np.isfinite(mean):
+        pair = [
+            {r: finals[arm][r].get(key, np.nan) for r in reps} for arm in ("treatment", "control")
+        ]
+        est = difference(*pair, confidence=confidence)
+        if est is None:
             lines.append(f"{label} ({key}): n/a (not recorded)")
             continue
-        shown = [f"{v:+.4f}" if np.isfinite(v) else "n/a" for v in (mean, low, high)]
-        lines.append(f"{label} ({key}): {shown[0]} [{shown[1]}, {shown[2]}], CI {verdict}")
-    # amplification + 1 is a ratio of reaches: its interval is taken on the log scale
-    logs = np.array(
-        [
-            np.log(trt[r]["rec_reach.extreme"] / ctl[r]["rec_reach.extreme"])
-            if trt[r].get("rec_reach.extreme", 0) > 0 and ctl[r].get("rec_reach.extreme", 0) > 0
-            else np.nan
-            for r in reps
-        ]
-    )
-    mean, low, high = mean_ci(logs, confidence=confidence)
-    if np.isfinite(low):
+        shown = [f"{v:+.4f}" if np.isfinite(v) else "n/a" for v in (est.mean, est.low, est.high)]
+        said = "excludes 0" if est.excludes_zero else "includes 0 (inconclusive)"
+        lines.append(f"{label} ({key}): {shown[0]} [{shown[1]}, {shown[2]}], CI {said}")
+    reach = [
+        {r: finals[arm][r].get("rec_reach.extreme", np.nan) for r in reps}
+        for arm in ("treatment", "control")
+    ]
+    ratio = ratio_of_means(*reach, confidence=confidence)
+    if ratio is not None and ratio.has_interval:
         lines.append(
             "users recommended extreme content, ratio to control (amplification + 1, "
-            f"Huszár et al. 2022; log-scale interval): {np.exp(mean):.2f} "
-            f"[{np.exp(low):.2f}, {np.exp(high):.2f}]"
+            f"Huszár et al. 2022; paired ratio of means, log-scale interval): "
+            f"{1 + ratio.mean:.2f} [{1 + ratio.low:.2f}, {1 + ratio.high:.2f}]"
         )
     return lines
 
