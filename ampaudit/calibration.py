@@ -390,7 +390,7 @@ def response_lines(result: Audited, *, confidence: float = 0.95) -> list[str]:
     if ratio is not None and ratio.has_interval:
         lines.append(
             "users recommended extreme content, ratio to control (amplification + 1, "
-            f"Huszár et al. 2022; paired ratio of means, log-scale interval): "
+            f"Huszár et al. 2022; geometric mean, log-scale interval): "
             f"{1 + ratio.mean:.2f} [{1 + ratio.low:.2f}, {1 + ratio.high:.2f}]"
         )
     return lines

@@ -75,8 +75,9 @@ METHODS: dict[str, str] = {
     "share": "Student-t interval on the logit of the mean (delta method), mapped back to [0, 1]",
     "count": "Student-t interval on the log of the mean (delta method), mapped back to [0, ∞)",
     "change": (
-        "paired ratio of means with a Student-t interval on its log (delta method over "
-        "replicates), mapped back, so never below -100%"
+        "geometric mean of the replicates' paired ratios with a Student-t interval on their "
+        "logs (ratio of means with the delta method when a replicate is 0), mapped back, "
+        "so never below -100%"
     ),
     "difference": (
         "Student-t interval of the mean paired difference (same replicate, common random "
@@ -254,6 +255,11 @@ def share_bands(values: np.ndarray, *, confidence: float) -> tuple[np.ndarray, .
     return mean, low, high
 
 
+def _expm1(z: float) -> float:
+    """``exp(z) − 1`` that stays finite (and scalable: a log ratio past 690 is past any meaning)."""
+    return math.expm1(min(z, 690.0))
+
+
 def _expit(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
@@ -315,12 +321,15 @@ def ratio_of_means(
     baseline_users: float | None = None,
     what: str = "the baseline",
 ) -> Estimate | None:
-    """``mean(arm) / mean(baseline) − 1`` over paired replicates, never below −1.
+    """``arm / baseline − 1`` over paired replicates, with an interval never below −1.
 
-    The interval is Student-t on ``log(mean(arm)) − log(mean(baseline))`` with the
-    delta-method variance of paired replicates,
-    ``Var ≈ [s_a²/ā² + s_b²/b̄² − 2·s_ab/(ā·b̄)] / n``, then exponentiated [2]_.
-    Swapping the arms inverts the ratio and its interval exactly.
+    When every replicate of both arms is positive, the estimate is the geometric mean
+    of the replicates' ratios with a Student-t interval on their logarithms (robust
+    to the heavy tails of ratios across worlds). When some replicate is 0 (no log),
+    it is the ratio of means with a Student-t interval on
+    ``log(mean(arm)) − log(mean(baseline))`` and the delta-method variance of paired
+    replicates, ``Var ≈ [s_a²/ā² + s_b²/b̄² − 2·s_ab/(ā·b̄)] / n`` [2]_. Either way,
+    swapping the arms inverts the ratio and its interval exactly.
 
     Parameters
     ----------
@@ -346,7 +355,7 @@ def ratio_of_means(
     2.0
     >>> e = ratio_of_means({0: 0.2, 1: 0.3}, {0: 0.1, 1: 0.1}, confidence=0.95)
     >>> round(e.mean, 3), e.low > -1
-    (1.5, True)
+    (1.449, True)
     >>> ratio_of_means({0: 0.02}, {0: 0.001}, confidence=0.95, baseline_users=3).note[:40]
     'the baseline reached 3 users per replica'
     """
@@ -375,8 +384,20 @@ def ratio_of_means(
         low = max(diff.low / mb, -1.0) if diff.has_interval else math.nan
         high = diff.high / mb if diff.has_interval else math.nan
         return Estimate(-1.0, low, high, len(a), "change", diff.note, diff.spread / mb)
+    if (a > 0).all() and (b > 0).all():
+        # the usual case: Student-t on the replicates' log ratios, a geometric mean
+        logs = np.log(a) - np.log(b)
+        centre = float(logs.mean())
+        if len(a) < 2 or np.ptp(logs) == 0:
+            return _no_interval(_expm1(centre), len(a), "change", 0.0 if len(a) > 1 else math.nan)
+        sd = float(logs.std(ddof=1))
+        half = _t(confidence, len(a)) * sd / math.sqrt(len(a))
+        change = _expm1(centre)
+        low, high = _expm1(centre - half), _expm1(centre + half)
+        return Estimate(change, min(low, change), max(high, change), len(a), "change", "", sd)
     ratio = ma / mb
-    # per-replicate influence on log(ā / b̄): the delta method's linearisation
+    # a replicate at 0 has no log ratio: the ratio of means, with the delta method's
+    # linearisation of log(ā / b̄) per replicate
     influence = a / ma - b / mb
     if len(a) < 2 or np.ptp(influence) == 0:
         return _no_interval(ratio - 1, len(a), "change", 0.0 if len(a) > 1 else math.nan)

@@ -98,12 +98,23 @@ def cell(column: Column, est: Estimate | None, *, paired: bool = False) -> str:
     low, high = (column.format(v, paired=paired) for v in (est.low, est.high))
     if column.unit == "%":  # the unit is on the estimate already
         low, high = (b.removesuffix(" pp").removesuffix("%") for b in (low, high))
-    # bounds beyond four digits say no more than "huge" (a ratio over a near-0 mean)
-    low = "< -9,999" if len(low.lstrip("+-").split(".")[0]) > 5 and est.low < 0 else low
-    high = "> 9,999" if len(high.lstrip("+-").split(".")[0]) > 5 and est.high > 0 else high
+    text, low, high = (_cap(t, v) for t, v in ((text, est.mean), (low, est.low), (high, est.high)))
     if low == high:  # an interval narrower than the last digit shown
         return f"{text} (±0 shown)"
     return f"{text} [{low}, {high}]"
+
+
+def _cap(text: str, value: float) -> str:
+    """Beyond four digits a number says no more than "huge" (a ratio over a near-0 mean).
+
+    Examples
+    --------
+    >>> _cap("+123,456.7%", 1234.567), _cap("-0.5", -0.5)
+    ('> 9,999', '-0.5')
+    """
+    if len(text.lstrip("+-").split(".")[0]) <= 5:
+        return text
+    return "> 9,999" if value > 0 else "< -9,999"
 
 
 def _audit(result: AuditResult) -> Audit:

@@ -111,11 +111,12 @@ def test_swapping_the_arms_inverts_a_ratio_and_its_interval(pairs, confidence):
     assert (1 + ab.mean) * (1 + ba.mean) == pytest.approx(1.0, rel=1e-4)
     assert ab.has_interval == ba.has_interval
     if ab.has_interval:
-        # stored as ratio - 1: near a ratio of 1e-6, 1 + (r - 1) keeps ~4 digits of r
-        assert (1 + ab.low) * (1 + ba.high) == pytest.approx(1.0, rel=1e-4)
-        assert (1 + ab.high) * (1 + ba.low) == pytest.approx(1.0, rel=1e-4)
-        assert ab.low > -1
-        assert ba.low > -1
+        # stored as ratio - 1: a ratio r near 0 keeps only ~16 - log10(1/r) digits
+        for x, y in ((ab.low, ba.high), (ab.high, ba.low)):
+            if min(1 + x, 1 + y) > 1e-6:
+                assert (1 + x) * (1 + y) == pytest.approx(1.0, rel=1e-4)
+        assert ab.low >= -1
+        assert ba.low >= -1
 
 
 def _result(values: dict[str, list[dict[str, float]]]) -> AuditResult:
@@ -143,7 +144,7 @@ def test_no_table_prints_inf_or_nan_as_a_number(finals):
         text += "\n" + paired_vs_unpaired(result, confidence=0.95)
         assert not NUMBER_WORDS.search(text), text
         if not wide:
-            assert max(len(line) for line in text.splitlines()) <= 100, text
+            assert [line for line in text.splitlines() if len(line) > 100] == [], text
 
 
 def test_zero_over_zero_says_no_variation_not_inf():
@@ -191,7 +192,8 @@ def test_the_reported_impossible_interval_is_now_bounded():
     ctl = {0: 0.002, 1: 0.004, 2: 0.01}
     est = ratio_of_means(trt, ctl, confidence=0.95)
     assert est.low > -1
-    assert est.mean == pytest.approx(np.mean(list(trt.values())) / np.mean(list(ctl.values())) - 1)
+    logs = np.log(list(trt.values())) - np.log(list(ctl.values()))
+    assert est.mean == pytest.approx(np.exp(logs.mean()) - 1)
     share = level([0.005, 0.006, 0.10], "share", confidence=0.95)
     assert 0 < share.low < share.mean < share.high < 1
     count = level([10.0, 12.0, 900.0], "count", confidence=0.95)
