@@ -117,6 +117,7 @@ class Column:
         """
         if not math.isfinite(value):
             return "n/a"
+        sign = sign or self.versus  # a comparison with the baseline always shows its sign
         if self.unit == "change":
             return _signed(100 * value, 0) + "%"
         if self.unit == "%":
