@@ -24,7 +24,6 @@ from ampaudit.report.analysis import (
     VERDICT_ROWS,
     Estimate,
     arm_key,
-    number,
 )
 from ampaudit.report.build import Report, build_report
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
@@ -306,27 +305,24 @@ def comparison_text(comparison: Comparison) -> str:
 
 def render_comparison_html(comparison: Comparison) -> str:
     """The comparison as one self-contained HTML page (no script, nothing fetched)."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from ampaudit.report.html import environment
 
-    env = Environment(
-        loader=PackageLoader("ampaudit.report", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["number"] = number
-    return env.get_template("compare.html.j2").render(
-        c=comparison,
-        columns=COLUMNS,
-        across=[COLUMN[k] for k in ACROSS],
-        metrics=METRICS,
-        citations=CITATIONS,
-        limitations=LIMITATIONS,
-        arm_key=arm_key,
-        finite=lambda e: e is not None and e.has_interval,
-        roles={"control": "baseline", "treatment": "recommender alone"},
-        verdict_rows=VERDICT_ROWS,
-        relative_margin=RELATIVE_MARGIN,
+    return (
+        environment()
+        .get_template("compare.html.j2")
+        .render(
+            c=comparison,
+            columns=COLUMNS,
+            across=[COLUMN[k] for k in ACROSS],
+            metrics=METRICS,
+            citations=CITATIONS,
+            limitations=LIMITATIONS,
+            arm_key=arm_key,
+            finite=lambda e: e is not None and e.has_interval,
+            roles={"control": "baseline", "treatment": "recommender alone"},
+            verdict_rows=VERDICT_ROWS,
+            relative_margin=RELATIVE_MARGIN,
+        )
     )
 
 

@@ -9,6 +9,8 @@ markup.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ampaudit.report.analysis import (
     COLUMNS,
     COST_FLOOR,
@@ -21,11 +23,11 @@ from ampaudit.report.analysis import (
 from ampaudit.report.build import Report, factor_meaning
 from ampaudit.report.definitions import CITATIONS, LIMITATIONS, METRICS
 
-__all__ = ["number", "render_html"]
+__all__ = ["environment", "number", "render_html"]
 
 
-def render_html(report: Report) -> str:
-    """The report as an HTML document (a string)."""
+def environment() -> Any:
+    """The Jinja2 environment of ampaudit's pages: autoescaped, templates in the package."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
@@ -35,22 +37,31 @@ def render_html(report: Report) -> str:
         lstrip_blocks=True,
     )
     env.filters["number"] = number
+    return env
+
+
+def render_html(report: Report) -> str:
+    """The report as an HTML document (a string)."""
     data = report.data
-    return env.get_template("report.html.j2").render(
-        r=report,
-        data=data,
-        columns=COLUMNS,
-        metrics=METRICS,
-        citations=CITATIONS,
-        limitations=LIMITATIONS,
-        arm_key=arm_key,
-        cost_floor=COST_FLOOR,
-        roles={"control": "baseline", "treatment": "recommender alone"},
-        finite=_finite,
-        interventions=report.interventions,
-        verdict_rows=VERDICT_ROWS,
-        relative_margin=RELATIVE_MARGIN,
-        factor_meaning=factor_meaning,
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            r=report,
+            data=data,
+            columns=COLUMNS,
+            metrics=METRICS,
+            citations=CITATIONS,
+            limitations=LIMITATIONS,
+            arm_key=arm_key,
+            cost_floor=COST_FLOOR,
+            roles={"control": "baseline", "treatment": "recommender alone"},
+            finite=_finite,
+            interventions=report.interventions,
+            verdict_rows=VERDICT_ROWS,
+            relative_margin=RELATIVE_MARGIN,
+            factor_meaning=factor_meaning,
+        )
     )
 
 
