@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -84,12 +85,14 @@ def cell(column: Column, est: Estimate | None, *, paired: bool = False) -> str:
         return "n/a"
     if est.refused:
         return "not reported"
+    if column.unit == "change" and max(est.mean, est.high) >= 99:
+        return _times(est)  # +10,500% reads better as x106
     # one precision per cell, three significant figures: 12.3 [0.4, 45.6], +72 [+40, +104]
     largest = max(abs(v) for v in (est.mean, est.low, est.high) if math.isfinite(v))
     if column.unit == "%" and largest >= 0.1:
-        column = Column(column.key, column.title, column.scale, column.unit, 1)
+        column = replace(column, digits=1)
     elif column.unit == "per 1,000" and largest >= 10:
-        column = Column(column.key, column.title, column.scale, column.unit, 0)
+        column = replace(column, digits=0)
     text = column.format(est.mean, paired=paired)
     if column.unit == "%" and not paired:  # the header says %
         text = text.removesuffix("%")
@@ -99,9 +102,23 @@ def cell(column: Column, est: Estimate | None, *, paired: bool = False) -> str:
     if column.unit == "%":  # the unit is on the estimate already
         low, high = (b.removesuffix(" pp").removesuffix("%") for b in (low, high))
     text, low, high = (_cap(t, v) for t, v in ((text, est.mean), (low, est.low), (high, est.high)))
-    if low == high:  # an interval narrower than the last digit shown
+    if low == high and not low.startswith(("> ", "< ")):  # narrower than the digits shown
         return f"{text} (±0 shown)"
     return f"{text} [{low}, {high}]"
+
+
+def _times(est: Estimate) -> str:
+    """A large ratio minus 1 as the ratio itself: ``x106 [x80, x140]``.
+
+    Examples
+    --------
+    >>> _times(Estimate(105.0, 79.0, 139.0, 8, "change"))
+    'x106 [x80, x140]'
+    """
+    ratios = [_cap(f"{1 + v:,.0f}", 1 + v) for v in (est.mean, est.low, est.high)]
+    if not est.has_interval:
+        return f"x{ratios[0]} (no CI)"
+    return f"x{ratios[0]} [x{ratios[1]}, x{ratios[2]}]"
 
 
 def _cap(text: str, value: float) -> str:
@@ -258,8 +275,7 @@ def _percent(column: Column, est: Estimate | None) -> str:
     """A percentage cell with one decimal below 10 and none above (it fits 100 columns)."""
     if est is None or est.refused or not est.has_interval or abs(est.mean) < 10:
         return cell(column, est)
-    whole = Column(column.key, column.title, column.scale, column.unit, 0)
-    return cell(whole, est)
+    return cell(replace(column, digits=0), est)
 
 
 def _mean(result: AuditResult, arm: str, key: str) -> str:
