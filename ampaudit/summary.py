@@ -126,10 +126,11 @@ def _cap(text: str, value: float) -> str:
 
     Examples
     --------
-    >>> _cap("+123,456.7%", 1234.567), _cap("-0.5", -0.5)
-    ('> 9,999', '-0.5')
+    >>> _cap("+123,456.7%", 1234.567), _cap("-0.5", -0.5), _cap("+2,679%", 26.79)
+    ('> 9,999', '-0.5', '+2,679%')
     """
-    if len(text.lstrip("+-").split(".")[0]) <= 5:
+    digits = text.lstrip("+-").split(".")[0].removesuffix("%").replace(",", "")
+    if len(digits) <= 4:
         return text
     return "> 9,999" if value > 0 else "< -9,999"
 

@@ -262,3 +262,14 @@ def test_arm_verdict_reconciles_exposure_and_consumption():
     )
     assert "recommended extreme items to more users" in text
     assert "but what users consumed did not change measurably" in text
+
+
+def test_terminal_cells_show_large_ratios_without_losing_their_interval():
+    from ampaudit.report.analysis import COLUMN
+    from ampaudit.summary import cell
+
+    amp = COLUMN["amplification.extreme"]
+    assert cell(amp, Estimate(26.79, 24.41, 29.40, 8, "change")) == "+2,679% [+2,441%, +2,940%]"
+    assert cell(amp, Estimate(105.0, 79.0, 139.0, 8, "change")) == "x106 [x80, x140]"
+    reach = COLUMN["reach_gain.extreme"]
+    assert cell(reach, Estimate(844.6, 811.3, 877.9, 8)) == "+845 [+811, +878]"
