@@ -157,12 +157,12 @@ def _t(confidence: float, n: int) -> float:
     return float(stats.t.ppf(0.5 + confidence / 2, df=n - 1))
 
 
-def _no_interval(mean: float, n: int, scale: str, spread: float = math.nan) -> Estimate:
+def _no_interval(mean: float, n: int, scale: str) -> Estimate:
+    """An estimate without an interval, saying why (one replicate, or no variation)."""
     if n < 2:
-        note = "one replicate: no interval"
-    else:
-        note = f"the same value in all {n} replicates: no interval can be estimated from them"
-    return Estimate(mean, math.nan, math.nan, n, scale, note, spread)
+        return Estimate(mean, math.nan, math.nan, n, scale, "one replicate: no interval")
+    note = f"the same value in all {n} replicates: no interval can be estimated from them"
+    return Estimate(mean, math.nan, math.nan, n, scale, note, 0.0)
 
 
 def level(values: np.ndarray | list[float], scale: Scale, *, confidence: float) -> Estimate | None:
@@ -202,7 +202,7 @@ def level(values: np.ndarray | list[float], scale: Scale, *, confidence: float) 
         return replace(est, scale=scale, note=f"values outside the range of a {scale}")
     at_bound = mean <= 0 or (scale == "share" and mean >= 1)  # all but equal, to float precision
     if len(v) < 2 or np.ptp(v) == 0 or at_bound:
-        return _no_interval(mean, len(v), scale, 0.0 if len(v) > 1 else math.nan)
+        return _no_interval(mean, len(v), scale)
     sd = float(v.std(ddof=1))
     if scale == "share":
         slope = mean * (1 - mean)  # d logit(m)/dm = 1 / (m (1 − m))
@@ -267,7 +267,7 @@ def _expit(z: float) -> float:
 def _t_interval(diffs: np.ndarray, confidence: float, *, bound: float) -> Estimate:
     mean = float(diffs.mean())
     if len(diffs) < 2 or np.ptp(diffs) == 0:
-        return _no_interval(mean, len(diffs), "difference", 0.0 if len(diffs) > 1 else math.nan)
+        return _no_interval(mean, len(diffs), "difference")
     sd = float(diffs.std(ddof=1))
     half = _t(confidence, len(diffs)) * sd / math.sqrt(len(diffs))
     low, high = max(mean - half, -bound), min(mean + half, bound)
@@ -388,25 +388,26 @@ def ratio_of_means(
         # the usual case: Student-t on the replicates' log ratios, a geometric mean
         logs = np.log(a) - np.log(b)
         centre = float(logs.mean())
-        if len(a) < 2 or np.ptp(logs) == 0:
-            return _no_interval(_expm1(centre), len(a), "change", 0.0 if len(a) > 1 else math.nan)
-        sd = float(logs.std(ddof=1))
-        half = _t(confidence, len(a)) * sd / math.sqrt(len(a))
-        change = _expm1(centre)
-        low, high = _expm1(centre - half), _expm1(centre + half)
-        return Estimate(change, min(low, change), max(high, change), len(a), "change", "", sd)
-    ratio = ma / mb
+        return _log_change(_expm1(centre), centre, logs, confidence)
     # a replicate at 0 has no log ratio: the ratio of means, with the delta method's
     # linearisation of log(ā / b̄) per replicate
-    influence = a / ma - b / mb
-    if len(a) < 2 or np.ptp(influence) == 0:
-        return _no_interval(ratio - 1, len(a), "change", 0.0 if len(a) > 1 else math.nan)
-    sd = float(influence.std(ddof=1))
-    half = _t(confidence, len(a)) * sd / math.sqrt(len(a))
-    centre = math.log(ratio)
-    low, high = math.exp(centre - half) - 1, math.exp(centre + half) - 1
-    change = ratio - 1
-    return Estimate(change, min(low, change), max(high, change), len(a), "change", "", sd)
+    ratio = ma / mb
+    return _log_change(ratio - 1, math.log(ratio), a / ma - b / mb, confidence)
+
+
+def _log_change(change: float, centre: float, working: np.ndarray, confidence: float) -> Estimate:
+    """``change`` with a Student-t interval of half-width from ``working``, on the log scale.
+
+    ``working`` holds one value per replicate whose standard deviation is that of the
+    log ratio (the log ratios themselves, or their delta-method linearisation).
+    """
+    n = len(working)
+    if n < 2 or np.ptp(working) == 0:
+        return _no_interval(change, n, "change")
+    sd = float(working.std(ddof=1))
+    half = _t(confidence, n) * sd / math.sqrt(n)
+    low, high = _expm1(centre - half), _expm1(centre + half)
+    return Estimate(change, min(low, change), max(high, change), n, "change", "", sd)
 
 
 def replicates_needed(
