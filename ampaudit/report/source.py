@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -556,17 +556,10 @@ def _from_run(
 
 def _sensitivity(client: Any, run: Any, parents: list[Any] | None) -> Any:
     """The latest finished sensitivity analysis of the same system and baseline as ``run``."""
-    tags = user_tags(run)
-    # compared in Python, not in a search filter: the tag values are untrusted text
-    for other in parents if parents is not None else audit_runs(client, run.info.experiment_id):
-        if (
-            other.data.tags.get("mode") == "sensitivity"
-            and other.info.status == "FINISHED"
-            and same_system(user_tags(other), tags)
-            and other.data.tags.get("control") == tags.get("control")
-        ):
-            return other
-    return None
+    same_control = run.data.tags.get("control")
+    return _latest_of_system(
+        client, run, parents, "sensitivity", lambda t: t.get("control") == same_control
+    )
 
 
 def _robustness_of(client: Any, analysis: Any, notes: list[str]) -> Any:
@@ -639,13 +632,29 @@ def _companion(client: Any, run: Any, parents: list[Any] | None) -> Any:
             walk = None
         if walk is not None and walk.info.status == "FINISHED":
             return walk
+    return _latest_of_system(client, run, parents, "sock_puppet")
+
+
+def _latest_of_system(
+    client: Any,
+    run: Any,
+    parents: list[Any] | None,
+    mode: str,
+    also: Callable[[dict[str, str]], bool] = lambda tags: True,
+) -> Any:
+    """The latest finished parent run of ``mode`` that audited the same system as ``run``.
+
+    ``also`` filters further on the candidate's tags; ``parents`` are the experiment's
+    parent runs, newest first (searched when ``None``).
+    """
     tags = user_tags(run)
     # compared in Python, not in a search filter: the tag values are untrusted text
     for other in parents if parents is not None else audit_runs(client, run.info.experiment_id):
         if (
-            other.data.tags.get("mode") == "sock_puppet"
+            other.data.tags.get("mode") == mode
             and other.info.status == "FINISHED"
             and same_system(user_tags(other), tags)
+            and also(other.data.tags)
         ):
             return other
     return None
