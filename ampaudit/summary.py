@@ -29,11 +29,11 @@ from ampaudit.report.analysis import (
     VERDICT_ROWS,
     Audit,
     Column,
-    arm_sentence,
     compare,
     comparison,
     findings,
     judge,
+    sentence,
 )
 
 __all__ = [
@@ -48,6 +48,9 @@ __all__ = [
 
 #: Terminal width the default tables fit.
 WIDTH = 100
+
+#: Legitimate categories whose items interventions acted on, in display order.
+COLLATERAL = ("news", "counter", "mainstream")
 
 #: Columns of the default per-arm table (``wide`` shows :data:`COLUMNS`).
 LEVELS = ("rec_share.extreme", "cons_share.extreme", "radicalised", "ctr")
@@ -199,25 +202,29 @@ def _levels_note(confidence: float, n_rep: int, n_steps: int, wide: bool) -> str
     )
 
 
+#: Row titles of the arm-against-baseline table, one per ``VERDICT_ROWS`` quantity.
+VERSUS_ROWS = {
+    "reach_gain.extreme": "extreme reach /1,000 users",
+    "cons_share.extreme": "extreme consumption share",
+    "drift": "opinion drift",
+    "radicalised": "radicalised fraction",
+}
+assert set(VERSUS_ROWS) == {key for key, _ in VERDICT_ROWS}
+
+
 def _versus(result: AuditResult, audit: Audit, arm: str, confidence: float) -> list[str]:
     base = result.labels["control"]
     judged = judge(audit, arm, "control", confidence=confidence)
     name = _arm_label(result, arm, wide=False) if arm.startswith("+") else result.labels[arm]
     rows = [[f"{name} vs {base}", f"paired, {confidence:.0%} CI", "verdict"]]
-    titles = dict(VERDICT_ROWS)
     for key, j in judged.items():
-        label = {
-            "reach_gain.extreme": "extreme reach /1,000 users",
-            "cons_share.extreme": "extreme consumption share",
-            "drift": "opinion drift",
-            "radicalised": "radicalised fraction",
-        }.get(key, titles[key])
-        rows.append([f"  {label}", cell(j.column, j.estimate, paired=True), str(j.verdict)])
+        row = f"  {VERSUS_ROWS[key]}"
+        rows.append([row, cell(j.column, j.estimate, paired=True), str(j.verdict)])
     amp = COLUMN["amplification.extreme"]
     ratio = compare(audit, arm, "control", amp, confidence=confidence)
     rows.insert(2, ["  amplification (ratio-1)", cell(amp, ratio), _ratio_role(ratio)])
     lines = text_table(rows)
-    lines += _wrap("Verdict: " + arm_sentence(audit, arm, "control", confidence=confidence))
+    lines += _wrap("Verdict: " + sentence(judged, result.labels[arm], base))
     return lines
 
 
@@ -248,7 +255,7 @@ def cost_table(result: AuditResult, *, confidence: float = 0.95, wide: bool = Fa
     if not arms:
         return ""
     finals = result.finals()
-    ranked = {f.arm: f for f in findings(finals, [*arms, "treatment"], confidence=confidence)}
+    ranked = {f.arm: f for f in findings(finals, arms, confidence=confidence)}
     pct = Column("pct", "", "difference", "", 1)
     rows = [["intervention", "harm reduced %", "engagement cost %", "verdict on harm"]]
     spent = [["intervention", "news/counter/mainstream acted on", "wrongful removals (restored)"]]
@@ -295,15 +302,9 @@ def _harm_verdict(said: Verdict | None) -> str:
         return words[said.kind]
     if said.needed is None:
         return said.kind
-    more = f"> {MAX_QUOTED_REPLICATES:,}" if said.needed > MAX_QUOTED_REPLICATES else said.needed
-    return (
-        f"inconclusive (n ≈ {more})"
-        if said.needed <= MAX_QUOTED_REPLICATES
-        else (f"inconclusive (n {more})")
-    )
-
-
-COLLATERAL = ("news", "counter", "mainstream")
+    if said.needed > MAX_QUOTED_REPLICATES:
+        return f"inconclusive (n > {MAX_QUOTED_REPLICATES:,})"
+    return f"inconclusive (n ≈ {said.needed})"
 
 
 def _wide_costs(result: AuditResult, arms: list[str], confidence: float) -> list[str]:

@@ -46,6 +46,7 @@ __all__ = [
     "number",
     "recorded_keys",
     "relative_change",
+    "sentence",
     "summary_metrics",
     "value",
 ]
@@ -436,12 +437,16 @@ def arm_sentence(audit: Audit, arm: str, baseline: str, *, confidence: float) ->
     (extreme share of consumption 0.00 pp [-0.02, +0.02]).
     """
     judged = judge(audit, arm, baseline, confidence=confidence)
+    return sentence(judged, audit.name(arm), audit.name(baseline))
+
+
+def sentence(judged: Mapping[str, Judged], name: str, base: str) -> str:
+    """:func:`arm_sentence` from comparisons already judged (see :func:`judge`)."""
     exposure, consumption = judged["reach_gain.extreme"], judged["cons_share.extreme"]
-    first = _phrase(_EXPOSURE, exposure, audit.name(arm))
+    first = _phrase(_EXPOSURE, exposure, name)
     second = _phrase(_CONSUMPTION, consumption, "", "extreme share of consumption ")
     directed = ("increases", "decreases")
     same = (exposure.verdict.kind in directed) == (consumption.verdict.kind in directed)
-    base = audit.name(baseline)
     return f"Against the {base} baseline, {first}, {'and' if same else 'but'} {second}."
 
 

@@ -20,12 +20,12 @@ from ampaudit.report.analysis import (
     Cell,
     Finding,
     Judged,
-    arm_sentence,
     by_replicate,
     comparison,
     findings,
     judge,
     recorded_keys,
+    sentence,
     summary_metrics,
 )
 from ampaudit.report.figures import Figure, frontier, groups, opinions, sock_curves, time_series
@@ -33,8 +33,6 @@ from ampaudit.report.methodology import Section, methodology
 from ampaudit.report.source import AuditData
 
 __all__ = ["ArmVerdict", "Report", "build_report", "factor_meaning", "rerun_command"]
-
-ARMS = ("control", "treatment")
 
 
 @dataclass
@@ -136,8 +134,9 @@ def _verdicts(audit: Audit, arms: list[str], level: float) -> list[ArmVerdict]:
     for arm in arms:
         if arm == "control" or not by_replicate(audit.finals, arm, "cons_share.extreme"):
             continue
-        sentence = arm_sentence(audit, arm, "control", confidence=level)
-        out.append(ArmVerdict(arm, sentence, judge(audit, arm, "control", confidence=level)))
+        judged = judge(audit, arm, "control", confidence=level)
+        said = sentence(judged, audit.name(arm), audit.name("control"))
+        out.append(ArmVerdict(arm, said, judged))
     return out
 
 
@@ -160,13 +159,14 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
         data.finals, data.arms, confidence=level, basis=audit.basis, labels=data.labels
     )
     ranked = findings(data.finals, data.arms, confidence=level)
+    verdicts = _verdicts(audit, data.arms, level)
     report = Report(
         data=data,
         confidence=level,
         cells=cells,
         findings=ranked,
-        headline=_headline(data, level),
-        verdicts=_verdicts(audit, data.arms, level),
+        headline=_headline(data, verdicts),
+        verdicts=verdicts,
         methodology=methodology(
             data.config,
             data.tags,
@@ -191,17 +191,16 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
     return report
 
 
-def _headline(data: AuditData, level: float) -> str:
+def _headline(data: AuditData, verdicts: list[ArmVerdict]) -> str:
     if data.tags.get("mode") == "sock_puppet" and data.sock:
         return _sock_headline(data)
-    audit = _audit(data)
-    ready = all(by_replicate(data.finals, arm, "cons_share.extreme") for arm in ARMS)
-    if not ready:
-        return (
-            "The recommender and its baseline have not both finished, so they cannot be "
-            "compared yet."
-        )
-    return arm_sentence(audit, "treatment", "control", confidence=level)
+    # the audited recommender's verdict, present when it and its baseline have finished
+    for v in verdicts:
+        if v.arm == "treatment":
+            return v.sentence
+    return (
+        "The recommender and its baseline have not both finished, so they cannot be compared yet."
+    )
 
 
 def _audit(data: AuditData) -> Audit:
