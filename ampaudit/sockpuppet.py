@@ -34,7 +34,8 @@ from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.seeding import replicate_streams
 from ampaudit.metrics import exposure_share
 from ampaudit.simulations import AuditModel, build_world
-from ampaudit.simulations.behavior import choose, item_utility
+from ampaudit.simulations.behavior import item_utility
+from ampaudit.simulations.choice import choose
 from ampaudit.simulations.model import valid_candidates
 
 __all__ = ["PERSONAS", "SockPuppetConf", "SockPuppetResult", "run_sock_puppets", "sock_table"]
@@ -156,7 +157,7 @@ def walk(
         valid = slates >= 0
         # persona choices, every draw in a fixed shape
         u = rng.random(len(puppets))
-        gumbel = rng.gumbel(size=(len(puppets), slate_size + 1))
+        choice_u = rng.random((len(puppets), slate_size + 1))
         n_valid = valid.sum(axis=1)
         pick = np.where(n_valid > 0, 0, -1)
         is_random = personas == PERSONAS.index("random")
@@ -168,7 +169,7 @@ def walk(
             util = item_utility(
                 model.behavior, model.population, cat, puppets[is_util], slates[is_util]
             )
-            pick[is_util] = choose(util, -np.inf, gumbel[is_util])
+            pick[is_util] = choose(util, -np.inf, choice_u[is_util])
         rows = np.flatnonzero(pick >= 0)
         chosen = slates[rows, pick[rows]]
         slots[d] = np.where(valid, cat.category[np.maximum(slates, 0)], -1)

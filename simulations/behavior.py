@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ampaudit.core.errors import check_range
+from ampaudit.core.errors import ConfigError, check_range
 
 from .catalog import Catalog
+from .choice import CHOICE_MODELS
 from .population import Population, unit_rows
 
 __all__ = [
     "BehaviorConf",
-    "choose",
     "content_drift",
     "item_utility",
     "social_influence",
@@ -59,6 +59,12 @@ class BehaviorConf:
         Deffuant rate: ``x_i += μ_s·(x_j − x_i)`` when ``|x_i − x_j| < ε_i``.
     radical_threshold : float, default=0.7
         ``θ``: a user with ``x ≥ θ`` counts as radicalised.
+    choice : str, default="logit"
+        Choice model of every channel (a name in
+        :data:`~ampaudit.simulations.choice.CHOICE_MODELS`: ``logit``,
+        ``proportional``, ``uniform``, ``top1``, ``rank_discounted``).
+    rank_discount : float, default=0.8
+        ``β`` of the ``rank_discounted`` choice model.
     """
 
     # defaults calibrated to real-user panels: see configs/behavior/default.yaml
@@ -77,6 +83,8 @@ class BehaviorConf:
     p_social: float = 0.5
     social_rate: float = 0.05
     radical_threshold: float = 0.7
+    choice: str = "logit"
+    rank_discount: float = 0.8
 
     def validate(self, prefix: str = "behavior") -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
@@ -95,6 +103,9 @@ class BehaviorConf:
         check_range(f"{prefix}.search_pool", self.search_pool, low=1)
         for name in ("b_taste", "b_dist", "b_appeal", "b_quality", "b_pos"):
             check_range(f"{prefix}.{name}", getattr(self, name), low=0)
+        if self.choice not in CHOICE_MODELS:
+            raise ConfigError(f"{prefix}.choice", self.choice, f"one of {', '.join(CHOICE_MODELS)}")
+        check_range(f"{prefix}.rank_discount", self.rank_discount, low=0)
 
 
 def item_utility(
@@ -127,36 +138,6 @@ def item_utility(
         + conf.b_quality * catalog.quality[safe]
     )
     return np.where(valid, u, -np.inf)
-
-
-def choose(utility: np.ndarray, outside: float, gumbel: np.ndarray) -> np.ndarray:
-    """Multinomial-logit choice among ``m`` options and an outside option.
-
-    Parameters
-    ----------
-    utility : ndarray of shape (n, m)
-        Deterministic utilities (``-inf`` for missing options).
-    outside : float
-        Deterministic utility of not choosing.
-    gumbel : ndarray of shape (n, m + 1)
-        Standard Gumbel noise; the last column is the outside option's.
-
-    Returns
-    -------
-    ndarray of shape (n,)
-        Index of the chosen option, or ``-1`` for the outside option. With Gumbel
-        noise, ``P(j) = exp(U_j) / (exp(τ) + Σ_k exp(U_k))``.
-
-    References
-    ----------
-    .. [1] McFadden (1974). Conditional logit analysis of qualitative choice behavior.
-    """
-    m = utility.shape[1]
-    total = (
-        np.concatenate([utility, np.full((len(utility), 1), outside)], axis=1) + gumbel[:, : m + 1]
-    )
-    pick = np.argmax(total, axis=1)
-    return np.where(pick == m, -1, pick)
 
 
 def content_drift(

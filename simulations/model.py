@@ -28,12 +28,12 @@ from ampaudit.core.trace import Trace
 from .behavior import (
     BehaviorConf,
     anchor,
-    choose,
     content_drift,
     item_utility,
     social_influence,
     taste_drift,
 )
+from .choice import choose
 from .world import World
 
 __all__ = ["AuditModel"]
@@ -75,17 +75,6 @@ def valid_candidates(
     items = np.where(kept, np.take_along_axis(items, front, axis=1), -1)
     scores = np.where(kept, np.take_along_axis(scores, front, axis=1), -np.inf)
     return items, scores
-
-
-def _gumbel(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Standard Gumbel variates ``-log(-log(U))`` from float32 uniforms.
-
-    Half the cost of ``rng.gumbel`` at this precision; ``U`` in [tiny, 1) keeps
-    both logarithms finite.
-    """
-    u = rng.random(shape, dtype=np.float32)
-    np.maximum(u, np.finfo(np.float32).tiny, out=u)
-    return -np.log(-np.log(u))
 
 
 class AuditModel(mesa.Model):
@@ -306,9 +295,9 @@ class AuditModel(mesa.Model):
         active = np.flatnonzero(rng.random(self.world.n_users) < pop.activity)
         n_act = len(active)
         channel_u = rng.random(n_act)
-        # slate positions plus the outside option (last column); organic channels
-        # use column 0 for their one item
-        gumbel = _gumbel(rng, (n_act, k + 1))
+        # choice variates for the slate positions plus the outside option (last
+        # column); organic channels use column 0 for their one item
+        choice_u = rng.random((n_act, k + 1), dtype=np.float32)
         pick_u = rng.random((n_act, 2))
         search_u = rng.random((n_act, conf.search_pool))
         social_u = rng.random((n_act, 2))
@@ -342,7 +331,7 @@ class AuditModel(mesa.Model):
             util = item_utility(conf, pop, cat, feed_users, slates)
             util = util - conf.b_pos * np.log1p(np.arange(k))[None, :]
             (util,) = self._chain("on_choice", (feed_users, slates), (util,))
-            clicked = choose(util, conf.outside, gumbel[feed_rows])
+            clicked = self._choose(util, choice_u[feed_rows])
             hit = clicked >= 0
             rows = feed_rows[hit]
             chosen[rows] = slates[hit, clicked[hit]]
@@ -366,8 +355,7 @@ class AuditModel(mesa.Model):
             (organic_items >= 0) & cat.available[np.maximum(organic_items, 0)], organic_items, -1
         )
         u_org = item_utility(conf, pop, cat, active[organic_rows], organic_items[:, None])
-        g = gumbel[organic_rows][:, [0, k]]
-        take = choose(u_org, conf.outside, g) == 0
+        take = self._choose(u_org, choice_u[organic_rows][:, [0, k]]) == 0
         chosen[organic_rows[take]] = organic_items[take]
         chosen_u[organic_rows[take]] = u_org[take, 0]
         channel[s_rows] = SEARCH
@@ -397,6 +385,13 @@ class AuditModel(mesa.Model):
         self.datacollector.collect(self)
         if self.t >= self.n_steps:
             self.running = False
+
+    def _choose(self, utility: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """The configured choice model over ``utility`` and the outside option."""
+        conf = self.behavior
+        return choose(
+            utility, conf.outside, uniforms, model=conf.choice, rank_discount=conf.rank_discount
+        )
 
     def _log_impressions(self, feed_users, slates, clicked, c_users, c_items, c_chan) -> None:
         assert self._impressions is not None
