@@ -91,6 +91,7 @@ class ScoringRecommender:
             available=data.items.available,
             consumed=data.consumed() if self.exclude_consumed else None,
             budget_bytes=self.chunk_bytes,
+            seed=data.seed,
         )
 
     def _fit(self, data: PlatformData) -> None:  # pragma: no cover - trivial default

@@ -68,7 +68,7 @@ class ContentRecommender(ScoringRecommender):
 
     def related(self, items: np.ndarray, n: int) -> np.ndarray:
         """Watch-next lists: the items closest in topic to each of ``items``."""
-        return related_by_similarity(self.data_.items.features, items, n)
+        return related_by_similarity(self.data_.items.features, items, n, seed=self.data_.seed)
 
     def _score(self, users, data, rng):
         features = data.items.features

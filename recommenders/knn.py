@@ -23,11 +23,16 @@ __all__ = [
 ]
 
 
-def cosine_knn(rows: sp.csr_matrix, k: int, *, num_threads: int = 0) -> sp.csr_matrix:
+def cosine_knn(
+    rows: sp.csr_matrix, k: int, *, num_threads: int = 0, seed: int = 0
+) -> sp.csr_matrix:
     """Top-``k`` cosine neighbours between the columns of ``rows`` (sparse).
 
     Uses :class:`implicit.nearest_neighbours.CosineRecommender`, which keeps the
-    ``k`` most similar columns of each column.
+    ``k`` most similar columns of each column. Among tied neighbours it keeps the
+    highest ids; the columns are therefore shuffled by ``seed`` first and mapped
+    back after, so ties fall at random instead of toward whatever the ids are
+    sorted by (user ids follow communities along the radicalisation axis).
 
     Parameters
     ----------
@@ -35,6 +40,10 @@ def cosine_knn(rows: sp.csr_matrix, k: int, *, num_threads: int = 0) -> sp.csr_m
         Interactions; columns are the entities compared.
     k : int
         Neighbours kept per column.
+    num_threads : int, default=0
+        Threads (0 = all cores).
+    seed : int, default=0
+        Seed of the shuffle that breaks ties.
 
     Returns
     -------
@@ -44,12 +53,23 @@ def cosine_knn(rows: sp.csr_matrix, k: int, *, num_threads: int = 0) -> sp.csr_m
     from implicit.nearest_neighbours import CosineRecommender
     from implicit.utils import ParameterWarning
 
+    rows = sp.csr_matrix(rows, dtype=np.float32)
+    shuffle = np.random.default_rng(seed).permutation(rows.shape[1])
     model = CosineRecommender(K=k, num_threads=num_threads)
     with warnings.catch_warnings():
         # implicit's own normalisation hands itself a COO matrix and then warns about it
         warnings.simplefilter("ignore", ParameterWarning)
-        model.fit(sp.csr_matrix(rows, dtype=np.float32), show_progress=False)
-    return sp.csr_matrix(model.similarity, dtype=np.float32)
+        model.fit(rows[:, shuffle].tocsr(), show_progress=False)
+    # shuffled column a is original column shuffle[a]
+    sim = sp.coo_matrix(model.similarity, dtype=np.float32)
+    return sp.csr_matrix(
+        (sim.data, (shuffle[sim.row], shuffle[sim.col])), shape=sim.shape, dtype=np.float32
+    )
+
+
+def _fit_seed(data: PlatformData) -> int:
+    """A tie-breaking seed per fit: the platform's seed mixed with the step."""
+    return int(np.random.SeedSequence([data.seed, data.step]).generate_state(1)[0])
 
 
 class _CosineKNN(ScoringRecommender):
@@ -102,7 +122,9 @@ class ItemKNNRecommender(_CosineKNN):
     """
 
     def _fit(self, data: PlatformData) -> None:
-        self.similarity_ = cosine_knn(data.consumed(), self.k, num_threads=self.num_threads)
+        self.similarity_ = cosine_knn(
+            data.consumed(), self.k, num_threads=self.num_threads, seed=_fit_seed(data)
+        )
 
     def _score(self, users, data, rng):
         n_fit = self.similarity_.shape[0]
@@ -123,7 +145,7 @@ class ItemKNNRecommender(_CosineKNN):
         sim = self.similarity_[np.asarray(items)].toarray()
         sim[sim == 0] = -np.inf
         sim[np.arange(len(items)), items] = -np.inf
-        return top_n(sim, n)[0]
+        return top_n(sim, n, row_ids=np.asarray(items), seed=self.data_.seed)[0]
 
 
 class UserKNNRecommender(_CosineKNN):
@@ -153,7 +175,9 @@ class UserKNNRecommender(_CosineKNN):
 
     def _fit(self, data: PlatformData) -> None:
         consumed = data.consumed()
-        self.neighbours_ = cosine_knn(consumed.T.tocsr(), self.k, num_threads=self.num_threads)
+        self.neighbours_ = cosine_knn(
+            consumed.T.tocsr(), self.k, num_threads=self.num_threads, seed=_fit_seed(data)
+        )
         self.consumed_ = consumed
 
     def _score(self, users, data, rng):

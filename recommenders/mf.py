@@ -127,7 +127,7 @@ class MFRecommender(ScoringRecommender):
 
     def related(self, items: np.ndarray, n: int) -> np.ndarray:
         """Watch-next lists: the items closest in latent space to each of ``items``."""
-        return related_by_similarity(self.item_factors_, items, n)
+        return related_by_similarity(self.item_factors_, items, n, seed=self.data_.seed)
 
     def _score(self, users, data, rng):
         n_fit = min(len(self.item_factors_), data.n_items)

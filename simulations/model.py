@@ -77,6 +77,18 @@ def valid_candidates(
     return items, scores
 
 
+def tie_seed(rng: np.random.Generator) -> int:
+    """The tie-breaking seed of a run: a child of ``rng``'s seed sequence.
+
+    Derived, not drawn, so the recommender's own stream is left as it was; and not
+    ``spawn``-ed, which would count children on a seed sequence the arms share.
+    """
+    seq = rng.bit_generator.seed_seq
+    assert isinstance(seq, np.random.SeedSequence)
+    child = np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 2**31 - 1))
+    return int(child.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 class AuditModel(mesa.Model):
     """One arm of one replicate.
 
@@ -138,6 +150,7 @@ class AuditModel(mesa.Model):
         self.slate_size = slate_size
         self.n_candidates = max(n_candidates, slate_size)
         self.recommender_rng = recommender_rng
+        self.tie_seed = tie_seed(recommender_rng)
         self.interventions = list(interventions)
         self.people = people
         self._impressions: list[dict[str, np.ndarray]] | None = [] if record_impressions else None
@@ -202,6 +215,7 @@ class AuditModel(mesa.Model):
             follows=self.world.follows,
             social=self.world.adjacency,
             oracle=self.true_utility if privileged else None,
+            seed=self.tie_seed,
         )
 
     def record_action(self, intervention: str, action: str, items: np.ndarray) -> None:

@@ -14,7 +14,7 @@ from .catalog import EXTREMITY_RANGES, Catalog, add_crisis, make_catalog
 from .graphs import GraphConf, build_graph
 from .population import Population, make_population
 
-__all__ = ["World", "WorldConf", "build_world", "make_follows"]
+__all__ = ["World", "WorldConf", "build_world", "freeze", "make_follows"]
 
 
 @dataclass
@@ -300,11 +300,11 @@ def build_world(
         creator_items=creator_items,
         n_steps=n_steps,
     )
-    _freeze(world_)
+    freeze(world_)
     return world_
 
 
-def _freeze(world: World) -> None:
+def freeze(world: World) -> None:
     """Make every array of the shared world read-only.
 
     Arms work on private copies of the mutable state (:meth:`World.fresh_arm_state`);

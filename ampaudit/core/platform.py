@@ -172,6 +172,10 @@ class PlatformData:
         ``oracle(users) -> ndarray of shape (len(users), n_items)``: true expected
         utility of every visible item. Set only for ``privileged`` recommenders
         (the ``ideal`` upper bound); never for audited ones.
+    seed : int
+        Tie-breaking seed, drawn from the run's recommender stream: rankings and
+        neighbour searches break ties by it (:func:`ampaudit.core.ranking.top_n`),
+        never by id order.
     """
 
     step: int
@@ -181,6 +185,7 @@ class PlatformData:
     follows: sp.csr_matrix
     social: sp.csr_matrix | None = None
     oracle: Callable[[np.ndarray], np.ndarray] | None = None
+    seed: int = 0
 
     @property
     def n_items(self) -> int:

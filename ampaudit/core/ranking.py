@@ -13,6 +13,7 @@ __all__ = [
     "mask_consumed",
     "random_member",
     "related_by_similarity",
+    "tie_keys",
     "top_n",
     "top_n_chunked",
 ]
@@ -52,8 +53,73 @@ def mask_consumed(scores: np.ndarray, users: np.ndarray, consumed: sp.csr_matrix
     scores[rows[keep], cols[keep]] = -np.inf
 
 
-def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def tie_keys(seed: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A pseudo-random uint64 key per (row id, column id) pair, fixed by ``seed``.
+
+    splitmix64 (Steele, Lea & Flood 2014) of a mix of the three: keys are
+    independent of id order, and the same pair gets the same key in any batch, so a
+    deterministic recommender gives a user the same list alone as in a batch.
+
+    Examples
+    --------
+    >>> a = tie_keys(7, np.array([[0], [1]]), np.array([[0, 1], [0, 1]]))
+    >>> a.dtype, len(np.unique(a))
+    (dtype('uint64'), 4)
+    """
+    with np.errstate(over="ignore"):
+        z = (
+            np.uint64(seed % 2**64)
+            + np.asarray(rows, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            + np.asarray(cols, dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
+        )
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _redo_boundary_ties(
+    scores: np.ndarray,
+    part: np.ndarray,
+    row_ids: np.ndarray,
+    seed: int,
+) -> None:
+    """Re-pick, in place, rows whose m-th best value is shared beyond the m taken.
+
+    ``argpartition`` settles such a tie by memory position, i.e. by item id; here
+    the taken items are all those strictly above the boundary value plus the tied
+    ones with the smallest :func:`tie_keys`.
+    """
+    m = part.shape[1]
+    boundary = np.take_along_axis(scores, part, axis=1).min(axis=1)
+    at_or_above = (scores >= boundary[:, None]).sum(axis=1)
+    rows = np.flatnonzero((at_or_above > m) & (boundary > -np.inf))
+    if len(rows) == 0:
+        return
+    sub, v = scores[rows], boundary[rows, None]
+    above_r, above_c = np.nonzero(sub > v)
+    tied_r, tied_c = np.nonzero(sub == v)
+    need = m - np.bincount(above_r, minlength=len(rows))
+    order = np.lexsort((tie_keys(seed, row_ids[rows][tied_r], tied_c), tied_r))
+    tied_r, tied_c = tied_r[order], tied_c[order]
+    rank = np.arange(len(tied_r)) - np.searchsorted(tied_r, tied_r)
+    take = rank < need[tied_r]
+    r = np.concatenate([above_r, tied_r[take]])
+    c = np.concatenate([above_c, tied_c[take]])
+    part[rows] = c[np.argsort(r, kind="stable")].reshape(len(rows), m)
+
+
+def top_n(
+    scores: np.ndarray,
+    n: int,
+    *,
+    row_ids: np.ndarray | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-``n`` columns per row, best first; ``-inf`` entries become ``-1`` padding.
+
+    Ties are broken by :func:`tie_keys` of ``(seed, row id, column)``, never by id
+    order: with binary or count data ties are common, and breaking them toward low
+    (or high) ids would favour whatever the ids happen to be sorted by.
 
     Parameters
     ----------
@@ -62,6 +128,10 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         treated as ``-inf``.
     n : int
         Number of items to return per row.
+    row_ids : ndarray of shape (n_rows,), optional
+        Who each row is (user ids); default ``0..n_rows-1``.
+    seed : int, default=0
+        Tie-breaking seed; the simulator passes one drawn from the run's stream.
 
     Returns
     -------
@@ -77,25 +147,22 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     [[1, 3, 0]]
     """
     n_rows, n_items = scores.shape
+    row_ids = np.arange(n_rows) if row_ids is None else np.asarray(row_ids)
+    if np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     m = min(n, n_items)
     if m < n_items:
         # partition at the m-th largest without a negated copy of the block
         part = np.argpartition(scores, n_items - m, axis=1)[:, n_items - m :]
+        _redo_boundary_ties(scores, part, row_ids, seed)
     else:
         part = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
-    # ids ascending, then a stable sort by score descending: ties resolve to the lower id
-    part = np.sort(part, axis=1)
-    rows = np.arange(n_rows)[:, None]
-    part_scores = scores[rows, part]
-    if np.isnan(part_scores).any():
-        # NaN partitions as the largest value; rank those rows again with NaN as -inf
-        bad = np.flatnonzero(np.isnan(part_scores).any(axis=1))
-        fixed = np.where(np.isnan(scores[bad]), -np.inf, scores[bad])
-        part[bad] = np.sort(np.argpartition(fixed, n_items - m, axis=1)[:, n_items - m :], axis=1)
-        part_scores[bad] = fixed[np.arange(len(bad))[:, None], part[bad]]
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    items = part[rows, order].astype(np.int64)
-    top = part_scores[rows, order].astype(np.float32)
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # best first; equal scores in tie-key order
+    keys = tie_keys(seed, row_ids[:, None], part)
+    order = np.lexsort((keys, -part_scores.astype(np.float64)), axis=1)
+    items = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    top = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
     invalid = top == -np.inf  # +inf is a (very) good score, not padding
     items[invalid] = -1
     if m < n:
@@ -113,6 +180,7 @@ def top_n_chunked(
     available: np.ndarray,
     consumed: sp.csr_matrix | None,
     budget_bytes: int = DEFAULT_CHUNK_BYTES,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score users in memory-bounded chunks and keep each user's top ``n`` items.
 
@@ -133,6 +201,8 @@ def top_n_chunked(
         Items already consumed per user, excluded when given.
     budget_bytes : int, default=64 MiB
         Memory budget for one dense score block.
+    seed : int, default=0
+        Tie-breaking seed (see :func:`top_n`).
 
     Returns
     -------
@@ -152,13 +222,15 @@ def top_n_chunked(
             block[:, unavailable] = -np.inf
         if consumed is not None:
             mask_consumed(block, chunk, consumed)
-        items, scores = top_n(block, n)
+        items, scores = top_n(block, n, row_ids=chunk, seed=seed)
         out_items[start : start + len(chunk)] = items
         out_scores[start : start + len(chunk)] = scores
     return out_items, out_scores
 
 
-def related_by_similarity(vectors: np.ndarray, items: np.ndarray, n: int) -> np.ndarray:
+def related_by_similarity(
+    vectors: np.ndarray, items: np.ndarray, n: int, *, seed: int = 0
+) -> np.ndarray:
     """The ``n`` items most cosine-similar to each of ``items`` (never the item itself).
 
     Parameters
@@ -167,6 +239,8 @@ def related_by_similarity(vectors: np.ndarray, items: np.ndarray, n: int) -> np.
         Item representations (topic vectors, latent factors).
     items : ndarray of shape (m,)
     n : int
+    seed : int, default=0
+        Tie-breaking seed (see :func:`top_n`).
 
     Returns
     -------
@@ -184,7 +258,7 @@ def related_by_similarity(vectors: np.ndarray, items: np.ndarray, n: int) -> np.
     unit = np.divide(vectors, norms[:, None], out=np.zeros_like(vectors), where=norms[:, None] > 0)
     sim = (unit[items] @ unit.T).astype(np.float32)
     sim[np.arange(len(items)), items] = -np.inf
-    return top_n(sim, n)[0]
+    return top_n(sim, n, row_ids=items, seed=seed)[0]
 
 
 def has_repeats(items: np.ndarray) -> bool:
