@@ -29,17 +29,24 @@ __all__ = [
 ]
 
 
-def _transition(links: np.ndarray, n_items: int) -> np.ndarray:
-    """Dense row-stochastic transition matrix of ``links`` (``-1`` padded, uniform)."""
+def _transition(links: np.ndarray, n_items: int, follow: float = 1.0) -> np.ndarray:
+    """Transition matrix of ``links`` (``-1`` padded): ``follow / d`` per link.
+
+    A watcher follows one of an item's ``d`` links with probability ``follow`` and
+    leaves otherwise; an item without links is left.
+    """
     d = (links >= 0).sum(axis=1, keepdims=True)
     p = np.zeros((len(links), n_items))
     rows, cols = np.nonzero(links >= 0)
-    p[rows, links[rows, cols]] = (1.0 / np.maximum(d, 1))[rows, 0]
+    p[rows, links[rows, cols]] = (follow / np.maximum(d, 1))[rows, 0]
     return p
 
 
-def fundamental_matrix(links: np.ndarray, harmful: np.ndarray) -> np.ndarray:
+def fundamental_matrix(links: np.ndarray, harmful: np.ndarray, follow: float = 1.0) -> np.ndarray:
     """``F = (I − Q)⁻¹`` over the harmful items (rows/cols in ``np.flatnonzero(harmful)``).
+
+    With ``follow = 1`` (Fabbri et al.'s walk) a closed loop of harmful items makes
+    ``I − Q`` singular; ``follow < 1`` (a watcher may stop) keeps it invertible.
 
     Examples
     --------
@@ -48,11 +55,11 @@ def fundamental_matrix(links: np.ndarray, harmful: np.ndarray) -> np.ndarray:
     array([2., 2.])
     """
     h = np.flatnonzero(harmful)
-    q = _transition(links[h], len(harmful))[:, h]
+    q = _transition(links[h], len(harmful), follow)[:, h]
     return np.linalg.inv(np.eye(len(h)) - q)
 
 
-def segregation(links: np.ndarray, harmful: np.ndarray) -> np.ndarray:
+def segregation(links: np.ndarray, harmful: np.ndarray, follow: float = 1.0) -> np.ndarray:
     """``z = F·1``: expected harmful items visited from each harmful item before leaving.
 
     If every harmful item has ``b`` non-harmful links among ``d``, ``z = d / b``.
@@ -62,7 +69,7 @@ def segregation(links: np.ndarray, harmful: np.ndarray) -> np.ndarray:
     .. [1] Fabbri, Wang, Bonchi, Castillo, Mathioudakis (2022). Rewiring what-to-watch-
        next recommendations to reduce radicalization pathways. WWW. arXiv:2202.00640.
     """
-    return fundamental_matrix(links, harmful).sum(axis=1)
+    return fundamental_matrix(links, harmful, follow).sum(axis=1)
 
 
 @dataclass
@@ -92,6 +99,7 @@ def rewire(
     tau: float = 0.8,
     strategy: str = "greedy",
     rng: np.random.Generator | None = None,
+    follow: float = 1.0,
 ) -> RewireResult:
     """Rewire up to ``budget`` harmful→harmful links to non-harmful items.
 
@@ -112,12 +120,14 @@ def rewire(
     strategy : {"greedy", "random"}
     rng : numpy.random.Generator, optional
         Needed for ``"random"``.
+    follow : float, default=1.0
+        Probability that a watcher follows a link at all (see :func:`fundamental_matrix`).
     """
     links = links.copy()
     h = np.flatnonzero(harmful)
     pos = np.full(len(harmful), -1)
     pos[h] = np.arange(len(h))
-    f = fundamental_matrix(links, harmful)
+    f = fundamental_matrix(links, harmful, follow)
     result = RewireResult(links=links, z_history=[f.sum(axis=1)])
     d = (links >= 0).sum(axis=1)
     for _ in range(budget):
@@ -135,7 +145,7 @@ def rewire(
         if not ok.any():
             break
         us, slots, vs, best_w = us[ok], slots[ok], vs[ok], best_w[ok]
-        p = 1.0 / d[us]
+        p = follow / d[us]
         iu, iv = pos[us], pos[vs]
         z = result.z_history[-1]  # Σ of the current f's rows
         gain = p * f[:, iu].sum(axis=0) * z[iv] / (1 + p * f[iv, iu])
@@ -163,6 +173,11 @@ class RewireIntervention(Intervention):
     topic vectors. It records segregation (mean and max ``z``) before and after, and
     the relevance lost. Recommenders without ``related`` are left alone.
 
+    Users meet the rewired lists on the watch-next channel (``behavior.p_watch_next``
+    > 0): :meth:`on_watch_next` serves them in place of the recommender's lists for
+    the items they cover (items published since keep the recommender's). Set
+    ``behavior.watch_next_size`` to ``d`` so that users see the whole rewired list.
+
     Parameters
     ----------
     budget : int, default=20
@@ -175,6 +190,10 @@ class RewireIntervention(Intervention):
     every : int, default=10
     max_items : int, default=5000
         Dense relevance is n × n: larger catalogs are skipped with a recorded NaN.
+    follow : float, default=0.9
+        Probability that a watcher follows a watch-next link at all; below 1 a
+        closed loop of harmful items (common early in a run, when lists are short)
+        still has a finite segregation.
 
     Attributes
     ----------
@@ -188,6 +207,7 @@ class RewireIntervention(Intervention):
     """
 
     name = "rewire"
+    links_: np.ndarray | None = None
 
     def __init__(
         self,
@@ -199,6 +219,7 @@ class RewireIntervention(Intervention):
         strategy: str = "greedy",
         every: int = 10,
         max_items: int = 5000,
+        follow: float = 0.9,
     ) -> None:
         self.budget = budget
         self.tau = tau
@@ -207,6 +228,7 @@ class RewireIntervention(Intervention):
         self.strategy = strategy
         self.every = every
         self.max_items = max_items
+        self.follow = follow
 
     def check_params(self) -> None:
         """Raise :class:`~ampaudit.core.errors.ConfigError` for an invalid parameter."""
@@ -218,8 +240,26 @@ class RewireIntervention(Intervention):
         check_range("rewire.threshold", self.threshold, low=0, high=1)
         check_range("rewire.every", self.every, low=1)
         check_range("rewire.max_items", self.max_items, low=2)
+        check_range("rewire.follow", self.follow, low=0, high=1, high_open=True)
         if self.strategy not in ("greedy", "random"):
             raise ConfigError("rewire.strategy", self.strategy, "greedy or random")
+
+    def reset(self, model) -> None:
+        """Forget the lists of an earlier run."""
+        super().reset(model)
+        self.links_ = None
+
+    def on_watch_next(self, model, users, items, lists) -> np.ndarray | None:
+        """The rewired watch-next lists of ``items``, where the last application covers them."""
+        if self.links_ is None:
+            return None
+        known = np.flatnonzero(items < len(self.links_))
+        rewired = self.links_[items[known]]
+        d = min(lists.shape[1], rewired.shape[1])
+        out = lists.copy()
+        out[known] = -1
+        out[known, :d] = rewired[:, :d]
+        return out
 
     def on_item_graph(self, model) -> None:
         """Rewire the watch-next graph every ``every`` steps and record segregation."""
@@ -229,8 +269,7 @@ class RewireIntervention(Intervention):
         if n > self.max_items:
             model.record_value(f"{self.name}.z_mean_before", float("nan"))
             return
-        links = model.recommender.related(np.arange(n), self.d)
-        links = np.where(links >= 0, links, np.arange(n)[:, None])  # pad with self-loops
+        links = np.asarray(model.recommender.related(np.arange(n), self.d), dtype=np.int64)
         harmful = model.catalog.score[:n] >= self.threshold
         if harmful.sum() == 0:
             return
@@ -244,6 +283,7 @@ class RewireIntervention(Intervention):
             tau=self.tau,
             strategy=self.strategy,
             rng=self.rng,
+            follow=self.follow,
         )
         z0, z1 = result.z_history[0], result.z_history[-1]
         model.record_value(f"{self.name}.z_mean_before", float(z0.mean()))
@@ -266,3 +306,4 @@ class RewireInterventionConf:
     strategy: str = "greedy"
     every: int = 10
     max_items: int = 5000
+    follow: float = 0.9

@@ -142,10 +142,14 @@ class ItemKNNRecommender(_CosineKNN):
         """
         from ampaudit.core.ranking import top_n
 
-        sim = self.similarity_[np.asarray(items)].toarray()
+        items = np.asarray(items, dtype=np.int64)
+        n_fit = self.similarity_.shape[0]
+        known = items < n_fit  # items published since the last fit have no neighbours yet
+        sim = np.full((len(items), n_fit), -np.inf, dtype=np.float32)
+        sim[known] = self.similarity_[items[known]].toarray()
         sim[sim == 0] = -np.inf
-        sim[np.arange(len(items)), items] = -np.inf
-        return top_n(sim, n, row_ids=np.asarray(items), seed=self.data_.seed)[0]
+        sim[np.flatnonzero(known), items[known]] = -np.inf
+        return top_n(sim, n, row_ids=items, seed=self.data_.seed)[0]
 
 
 class UserKNNRecommender(_CosineKNN):

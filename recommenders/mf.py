@@ -126,8 +126,17 @@ class MFRecommender(ScoringRecommender):
             self.fit(batch.data)
 
     def related(self, items: np.ndarray, n: int) -> np.ndarray:
-        """Watch-next lists: the items closest in latent space to each of ``items``."""
-        return related_by_similarity(self.item_factors_, items, n, seed=self.data_.seed)
+        """Watch-next lists: the items closest in latent space to each of ``items``.
+
+        Items published since the last fit have no factors yet and get empty lists.
+        """
+        items = np.asarray(items, dtype=np.int64)
+        out = np.full((len(items), n), -1, dtype=np.int64)
+        known = items < len(self.item_factors_)
+        out[known] = related_by_similarity(
+            self.item_factors_, items[known], n, seed=self.data_.seed
+        )
+        return out
 
     def _score(self, users, data, rng):
         n_fit = min(len(self.item_factors_), data.n_items)

@@ -65,6 +65,16 @@ class BehaviorConf:
         ``proportional``, ``uniform``, ``top1``, ``rank_discounted``).
     rank_discount : float, default=0.8
         ``β`` of the ``rank_discounted`` choice model.
+    p_watch_next : float, default=0.0
+        Probability that a user who consumed an item goes on to its watch-next
+        list (the recommender's ``related`` items, after watch-next-stage
+        interventions such as ``rewire``) and may consume one more item from it.
+        0 (the default) turns the channel off; recommenders without ``related``
+        never offer one.
+    watch_next_size : int, default=5
+        Items in a watch-next list.
+    watch_next_b_pos : float, default=0.7
+        Position weight within a watch-next list (``log(1 + rank)``, as ``b_pos``).
     """
 
     # defaults calibrated to real-user panels: see configs/behavior/default.yaml
@@ -85,6 +95,9 @@ class BehaviorConf:
     radical_threshold: float = 0.7
     choice: str = "logit"
     rank_discount: float = 0.8
+    p_watch_next: float = 0.0
+    watch_next_size: int = 5
+    watch_next_b_pos: float = 0.7
 
     def validate(self, prefix: str = "behavior") -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
@@ -106,6 +119,9 @@ class BehaviorConf:
         if self.choice not in CHOICE_MODELS:
             raise ConfigError(f"{prefix}.choice", self.choice, f"one of {', '.join(CHOICE_MODELS)}")
         check_range(f"{prefix}.rank_discount", self.rank_discount, low=0)
+        check_range(f"{prefix}.p_watch_next", self.p_watch_next, low=0, high=1)
+        check_range(f"{prefix}.watch_next_size", self.watch_next_size, low=1)
+        check_range(f"{prefix}.watch_next_b_pos", self.watch_next_b_pos, low=0)
 
 
 def item_utility(

@@ -15,13 +15,15 @@ import numpy as np
 
 from ampaudit.core.categories import (
     CATEGORIES,
+    CHANNELS,
     EXTREME,
     FOLLOW,
     RECOMMENDED,
     SEARCH,
+    WATCH_NEXT,
 )
 from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
-from ampaudit.core.protocols import Recommender
+from ampaudit.core.protocols import Recommender, offers
 from ampaudit.core.ranking import random_member
 from ampaudit.core.trace import Trace
 
@@ -39,6 +41,7 @@ from .world import World
 __all__ = ["AuditModel"]
 
 N_CAT = len(CATEGORIES)
+N_CHAN = len(CHANNELS)
 
 
 def valid_candidates(
@@ -176,7 +179,7 @@ class AuditModel(mesa.Model):
         self._groups = np.where(self.population.at_risk, n_comm, self.population.community).astype(
             np.int64
         )
-        self._consumed_by_group = np.zeros((n_comm + 1, 3, N_CAT), dtype=np.int64)
+        self._consumed_by_group = np.zeros((n_comm + 1, N_CHAN, N_CAT), dtype=np.int64)
         self._radicalised_at = np.full(world.n_users, -1, dtype=np.int64)
         self.trace.groups = self._groups
         self.trace.consumed_by_group = self._consumed_by_group
@@ -315,6 +318,9 @@ class AuditModel(mesa.Model):
         pick_u = rng.random((n_act, 2))
         search_u = rng.random((n_act, conf.search_pool))
         social_u = rng.random((n_act, 2))
+        if conf.p_watch_next > 0:  # drawn only when the channel is on: the default stays as it was
+            wn_u = rng.random(n_act)
+            wn_choice_u = rng.random((n_act, conf.watch_next_size + 1), dtype=np.float32)
 
         # 2. catalog-stage interventions
         self._chain("on_catalog", (), ())
@@ -380,6 +386,18 @@ class AuditModel(mesa.Model):
         c_users, c_items, c_chan = active[did], chosen[did], channel[did]
         content_drift(pop, c_users, cat.extremity[c_items], conf.drift_rate)
         taste_drift(pop, c_users, cat.topics[c_items], conf.taste_rate)
+        if conf.p_watch_next > 0:
+            # autoplay: from the item just consumed, maybe one more from its watch-next list
+            goes = np.flatnonzero(did & (wn_u < conf.p_watch_next))
+            w_users, w_items, w_util = self._watch_next(
+                active[goes], chosen[goes], wn_choice_u[goes], n_visible
+            )
+            content_drift(pop, w_users, cat.extremity[w_items], conf.drift_rate)
+            taste_drift(pop, w_users, cat.topics[w_items], conf.taste_rate)
+            c_users = np.concatenate([c_users, w_users])
+            c_items = np.concatenate([c_items, w_items])
+            c_chan = np.concatenate([c_chan, np.full(len(w_users), WATCH_NEXT, dtype=np.int8)])
+            chosen_u = np.concatenate([chosen_u, w_util])
         meets = social_u[:, 0] < conf.p_social
         if self.people is None:
             peers = random_member(self._adj_indptr, self._adj_indices, active, social_u[:, 1])
@@ -399,6 +417,44 @@ class AuditModel(mesa.Model):
         self.datacollector.collect(self)
         if self.t >= self.n_steps:
             self.running = False
+
+    def _watch_next(
+        self, users: np.ndarray, items: np.ndarray, uniforms: np.ndarray, n_visible: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Users who consumed one more item from the watch-next list of ``items``.
+
+        The lists are the recommender's ``related`` items, passed through every
+        intervention's ``on_watch_next(model, users, items, lists)`` hook; each user
+        chooses among them (or nothing) with the configured choice model. Every
+        item on a list counts as an exposure.
+
+        Returns
+        -------
+        users, items, utility : ndarray
+            Who consumed what through the channel, and its utility.
+        """
+        conf, cat = self.behavior, self.catalog
+        none = np.zeros(0, dtype=np.int64)
+        rec = self.recommender
+        if rec is None or len(users) == 0 or not offers(rec, "related"):
+            return none, none, np.zeros(0)
+        lists = np.asarray(rec.related(items, conf.watch_next_size), dtype=np.int64)
+        (lists,) = self._chain("on_watch_next", (users, items), (lists,))
+        lists = np.where(lists == items[:, None], -1, lists)  # never the item just watched
+        lists, _ = valid_candidates(
+            lists, np.zeros(lists.shape, dtype=np.float32), cat.available[:n_visible]
+        )
+        shown = lists >= 0
+        self._exposed[
+            cat.category[lists[shown]], np.broadcast_to(users[:, None], lists.shape)[shown]
+        ] = True
+        util = item_utility(conf, self.population, cat, users, lists)
+        util = util - conf.watch_next_b_pos * np.log1p(np.arange(lists.shape[1]))[None, :]
+        pick = self._choose(util, uniforms[:, : lists.shape[1] + 1])
+        hit = np.flatnonzero(pick >= 0)
+        rank = pick[hit]
+        utility = util[hit, rank] + conf.watch_next_b_pos * np.log1p(rank)
+        return users[hit], lists[hit, rank], utility
 
     def _choose(self, utility: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         """The configured choice model over ``utility`` and the outside option."""
@@ -487,7 +543,7 @@ class AuditModel(mesa.Model):
         c_cat = cat[c_items].astype(np.int64)
         # one tally per (group, channel, category); the step's totals sum out the groups
         by_group = np.bincount(
-            (self._groups[c_users] * 3 + c_chan.astype(np.int64)) * N_CAT + c_cat,
+            (self._groups[c_users] * N_CHAN + c_chan.astype(np.int64)) * N_CAT + c_cat,
             minlength=self._consumed_by_group.size,
         ).reshape(self._consumed_by_group.shape)
         self._consumed_by_group += by_group

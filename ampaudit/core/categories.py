@@ -17,6 +17,7 @@ __all__ = [
     "NEWS",
     "RECOMMENDED",
     "SEARCH",
+    "WATCH_NEXT",
 ]
 
 #: Category names in code order. ``news`` is responsible reporting on extremism
@@ -24,6 +25,7 @@ __all__ = [
 CATEGORIES: tuple[str, ...] = ("mainstream", "news", "counter", "borderline", "extreme")
 MAINSTREAM, NEWS, COUNTER, BORDERLINE, EXTREME = range(5)
 
-#: How a user reached the item they consumed.
-CHANNELS: tuple[str, ...] = ("recommended", "follow", "search")
-RECOMMENDED, FOLLOW, SEARCH = range(3)
+#: How a user reached the item they consumed: the feed, a followed creator, search,
+#: or the watch-next list of the item just consumed (autoplay).
+CHANNELS: tuple[str, ...] = ("recommended", "follow", "search", "watch_next")
+RECOMMENDED, FOLLOW, SEARCH, WATCH_NEXT = range(4)

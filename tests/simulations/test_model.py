@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ampaudit.audit import run_audit
+from ampaudit.core.categories import WATCH_NEXT
 
 from ..conftest import small_run_conf, small_world_conf
 from ..helpers import audit_model
@@ -69,7 +70,7 @@ def test_at_most_one_choice_per_active_user_per_step(small_world, name):
     keys = log.steps.astype(np.int64) * small_world.n_users + log.users
     assert len(np.unique(keys)) == len(keys)
     assert (log.channels >= 0).all()
-    assert (log.channels <= 2).all()
+    assert (log.channels <= 3).all()
     # no recommended item is consumed twice by the same user
     rec = log.channels == 0
     pairs = log.users[rec].astype(np.int64) * 10**6 + log.items[rec]
@@ -79,7 +80,25 @@ def test_at_most_one_choice_per_active_user_per_step(small_world, name):
 def test_organic_channels_are_used_and_told_apart(small_world):
     trace = _model(small_world, "popularity").run()
     per_channel = trace.consumed.sum(axis=(0, 2))
-    assert (per_channel > 0).all()
+    assert (per_channel[:WATCH_NEXT] > 0).all()
+    assert per_channel[WATCH_NEXT] == 0  # the channel is off by default
+
+
+@pytest.mark.parametrize("name", ["item_knn", "mf", "content"])
+def test_watch_next_is_a_channel_users_follow(small_world, name):
+    model = _model(small_world, name)
+    model.behavior = BehaviorConf(p_watch_next=0.5)
+    trace = model.run()
+    per_channel = trace.consumed.sum(axis=(0, 2))
+    assert per_channel[WATCH_NEXT] > 0
+    log = model.log
+    assert (log.channels == WATCH_NEXT).sum() == per_channel[WATCH_NEXT]
+
+
+def test_watch_next_needs_related_lists(small_world):
+    model = _model(small_world, "popularity")  # no related(): no watch-next lists
+    model.behavior = BehaviorConf(p_watch_next=1.0)
+    assert model.run().consumed.sum(axis=(0, 2))[WATCH_NEXT] == 0
 
 
 def test_arms_share_the_world_and_the_draws(small_world):
