@@ -8,7 +8,7 @@ The population is one vectorised agent set (struct of arrays), not one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import mesa
 import numpy as np
@@ -438,7 +438,8 @@ class AuditModel(mesa.Model):
         rec = self.recommender
         if rec is None or len(users) == 0 or not offers(rec, "related"):
             return none, none, np.zeros(0)
-        lists = np.asarray(rec.related(items, conf.watch_next_size), dtype=np.int64)
+        # related() is optional in the contract: offers() checked it above
+        lists = np.asarray(cast(Any, rec).related(items, conf.watch_next_size), dtype=np.int64)
         (lists,) = self._chain("on_watch_next", (users, items), (lists,))
         lists = np.where(lists == items[:, None], -1, lists)  # never the item just watched
         lists, _ = valid_candidates(
