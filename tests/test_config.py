@@ -27,6 +27,9 @@ CONFIG_DIR = Path(ampaudit.configs.__file__).parent
         ("audit", "control", "magic", r"audit\.control='magic'.*one of none, random"),
         ("audit", "n_candidates", 3, r"audit\.n_candidates=3.*>= 10"),
         ("graph", "kind", "lattice", r"graph\.kind='lattice'.*one of sbm"),
+        ("behavior", "choice", "softmax", r"behavior\.choice='softmax'.*one of logit, propor"),
+        ("behavior", "p_watch_next", -0.1, r"behavior\.p_watch_next=-0\.1"),
+        ("behavior", "watch_next_size", 0, r"behavior\.watch_next_size=0"),
     ],
 )
 def test_validate_names_field_value_and_allowed(section, field, value, expected):
