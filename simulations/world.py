@@ -412,15 +412,7 @@ def generate_world_arrays(
             rng=rng,
         )
     table = CategoryTable.harm_classes()
-    return {
-        "axis": "one_sided",
-        **_population_arrays(population),
-        **_category_arrays(table),
-        **_catalog_arrays(catalog),
-        "creator_label": creator_category,
-        "follows": _pairs(follows),
-        "edges": _pairs(sp.triu(adjacency, format="csr")),
-    }
+    return _arrays("one_sided", population, table, catalog, creator_category, follows, adjacency)
 
 
 def _pairs(mat: sp.spmatrix) -> np.ndarray:
@@ -429,8 +421,18 @@ def _pairs(mat: sp.spmatrix) -> np.ndarray:
     return np.stack([coo.row, coo.col], axis=1).astype(np.int64)
 
 
-def _population_arrays(population: Population) -> dict[str, Any]:
+def _arrays(
+    axis: str,
+    population: Population,
+    table: CategoryTable,
+    catalog: Catalog,
+    creator_label: np.ndarray,
+    follows: sp.csr_matrix,
+    adjacency: sp.csr_matrix,
+) -> dict[str, Any]:
+    """The arrays of a world's parts, keyed as in a world file."""
     arrays = {
+        "axis": axis,
         "user_position": population.x0,
         "user_taste": population.taste,
         "user_group": population.community,
@@ -439,6 +441,11 @@ def _population_arrays(population: Population) -> dict[str, Any]:
         "user_appetite": population.appetite,
         "user_latitude": population.latitude,
         "user_activity": population.activity,
+        **_category_arrays(table),
+        **_catalog_arrays(catalog),
+        "creator_label": creator_label,
+        "follows": _pairs(follows),
+        "edges": _pairs(sp.triu(adjacency, format="csr")),
     }
     if population.utility is not None:
         arrays["utility"] = population.utility
@@ -478,16 +485,15 @@ def world_arrays(world: World) -> dict[str, Any]:
     generated world becomes a world file that loads back to the same world
     (opinions and tastes as they were at the start).
     """
-    population = world.population
-    return {
-        "axis": world.axis,
-        **_population_arrays(population),
-        **_category_arrays(world.categories),
-        **_catalog_arrays(world.catalog),
-        "creator_label": world.creator_category,
-        "follows": _pairs(world.follows),
-        "edges": _pairs(sp.triu(world.adjacency, format="csr")),
-    }
+    return _arrays(
+        world.axis,
+        world.population,
+        world.categories,
+        world.catalog,
+        world.creator_category,
+        world.follows,
+        world.adjacency,
+    )
 
 
 #: Per-user traits drawn together when any of them is absent.
@@ -560,14 +566,7 @@ def assemble_world(
     label, created = _item_slots(a, n_steps)
     n_dims = population.taste.shape[1]
     catalog = _assemble_catalog(a, table, label, created, n_dims, conf.classifier_noise, rng)
-    if "utility" in a:
-        population.utility = a["utility"]
-        if population.utility.shape != (len(population), len(catalog)):
-            raise ConfigError(
-                f"{prefix}:utility.shape",
-                population.utility.shape,
-                f"(n_users, n_items) = {(len(population), len(catalog))}",
-            )
+    population.utility = a.get("utility")  # its shape is checked with the others
     n_cat = len(table)
     if "item_creator" in a:
         creator_label = a.get("creator_label", _first_label(a["item_creator"], label))

@@ -57,7 +57,7 @@ the audit's streams: the file is the world, the same one in every replicate
 
 from __future__ import annotations
 
-import sys
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +76,6 @@ __all__ = [
     "check_world_arrays",
     "load_world_arrays",
     "save_world_arrays",
-    "two_sided_example",
 ]
 
 
@@ -153,7 +152,10 @@ _EXPLICIT_ITEM_KEYS = tuple(
 def _typed(prefix: str, key: Key, value: Any) -> np.ndarray:
     """``value`` as an array of ``key.kind``, or a ConfigError naming its dtype."""
     field = f"{prefix}:{key.name}"
-    a = np.asarray(value)
+    try:
+        a = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise ConfigError(field, "ragged", "a rectangular array") from exc
     kind = a.dtype.kind
     if key.kind == "str":
         if kind not in "US":
@@ -166,7 +168,9 @@ def _typed(prefix: str, key: Key, value: Any) -> np.ndarray:
             return a.astype(bool)
         raise ConfigError(f"{field}.dtype", str(a.dtype), "booleans (or 0/1 integers)")
     if key.kind in ("int", "uint64"):
-        if kind not in "iu":
+        # whole floats pass: tables often store integer columns as floats
+        whole = kind == "f" and bool(np.all(np.isfinite(a) & (a == np.round(a))))
+        if kind not in "iu" and not whole:
             raise ConfigError(f"{field}.dtype", str(a.dtype), "integers")
         if key.kind == "uint64":
             if kind == "i" and a.size and a.min() < 0:
@@ -327,8 +331,8 @@ def _dims(out: dict[str, Any]) -> dict[str, int]:
     }
     if "item_label" in out:
         dims[I] = len(np.atleast_1d(out["item_label"]))
-    elif np.ndim(out["item_count"]) == 1 and "item_count_per_step" not in out:
-        dims[I] = int(out["item_count"].sum())
+    elif np.ndim(out["item_count"]) == 1 and not out.get("item_count_per_step", np.zeros(1)).any():
+        dims[I] = int(out["item_count"].sum())  # a catalog without arrivals
     for name in ("user_taste", "item_topics"):
         if name in out and out[name].ndim == 2:
             dims.setdefault(D, out[name].shape[1])
@@ -388,7 +392,7 @@ def _check_values(out: dict[str, Any], dims: dict[str, int], prefix: str) -> Non
                 raise ConfigError(
                     f"{prefix}:item_position[{i}]",
                     float(pos[i]),
-                    f"inside its category {names[c]!r}: [{lo[c]:g}, {hi[c]:g}]",
+                    f"inside its category {str(names[c])!r}: [{lo[c]:g}, {hi[c]:g}]",
                 )
     if "item_created" in out:
         created = out["item_created"]
@@ -404,17 +408,17 @@ def _check_values(out: dict[str, Any], dims: dict[str, int], prefix: str) -> Non
     if "creator_label" in out:
         _in_range(prefix, "creator_label", out["creator_label"], 0, n_cat - 1, "category indices")
     if "item_creator" in out:
-        top = dims["n_creators"] - 1 if "n_creators" in dims else None
-        _in_range(prefix, "item_creator", out["item_creator"], 0, top, "creator ids >= 0")
+        last = dims["n_creators"] - 1 if "n_creators" in dims else None
+        what = "creator ids >= 0" if last is None else f"creator ids in 0..{last} (creator_label)"
+        _in_range(prefix, "item_creator", out["item_creator"], 0, last, what)
     if "edges" in out:
         _in_range(prefix, "edges", out["edges"], 0, n_users - 1, f"user ids in 0..{n_users - 1}")
     if "follows" in out:
-        f = out["follows"]
-        _in_range(prefix, "follows", f[:, 0], 0, n_users - 1, f"user ids in 0..{n_users - 1}")
         n_creators = _n_creators(out, n_cat)
-        _in_range(
-            prefix, "follows", f[:, 1], 0, n_creators - 1, f"creator ids in 0..{n_creators - 1}"
-        )
+        what = f"(user, creator) ids in 0..{n_users - 1} and 0..{n_creators - 1}"
+        bad = (out["follows"] < 0) | (out["follows"] >= np.array([n_users, n_creators]))
+        if bad.any():
+            raise ConfigError(_at(f"{prefix}:follows", bad), int(out["follows"][bad][0]), what)
 
 
 def _n_creators(out: Mapping[str, Any], n_categories: int) -> int:
@@ -437,14 +441,17 @@ def load_world_arrays(path: str | Path) -> dict[str, np.ndarray]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError("world.path", str(path), "an existing .npz world file")
+    if not zipfile.is_zipfile(p):
+        raise ConfigError("world.path", str(path), "an .npz world file (this is not one)")
     try:
         with np.load(p, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except ValueError as exc:  # object arrays would need pickle, which is never loaded
         raise ConfigError(
-            "world.path", str(path), f"a readable .npz of plain arrays ({reason})"
+            "world.path", str(path), "an .npz of numbers, booleans and strings (no objects)"
         ) from exc
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ConfigError("world.path", str(path), f"a readable .npz file ({exc})") from exc
 
 
 def save_world_arrays(path: str | Path, arrays: Mapping[str, Any]) -> Path:
@@ -465,6 +472,7 @@ def save_world_arrays(path: str | Path, arrays: Mapping[str, Any]) -> Path:
     Examples
     --------
     >>> import tempfile
+    >>> from ampaudit.simulations.example_worlds import two_sided_example
     >>> folder = tempfile.mkdtemp()
     >>> path = save_world_arrays(f"{folder}/two_sided", two_sided_example())
     >>> world = load_world_arrays(path)
@@ -478,63 +486,3 @@ def save_world_arrays(path: str | Path, arrays: Mapping[str, Any]) -> Path:
     payload: dict[str, Any] = {name: np.asarray(value) for name, value in arrays.items()}
     np.savez_compressed(p, **payload)
     return p
-
-
-def two_sided_example(*, seed: int = 0) -> dict[str, np.ndarray]:
-    """A small two-sided world with five categories and a utility matrix.
-
-    60 users spread over [-1, 1] (the outer tenth at risk), 100 items: 80 at the
-    start and 2 per step over 10 steps. Categories: ``far_left`` [-1, -0.75] and
-    ``far_right`` [0.75, 1] are extreme, ``left`` and ``right`` (the partisan
-    zones, up to ±0.75) borderline, ``centre`` [-0.25, 0.25] mainstream. The
-    utility matrix is low-rank (3 factors). The social graph and traits are left
-    to the defaults.
-
-    Parameters
-    ----------
-    seed : int, default=0
-        Seed of the example's own generator (and of the file's defaults).
-
-    Returns
-    -------
-    dict of str to ndarray
-        Keys of :data:`SCHEMA`.
-    """
-    rng = np.random.default_rng(seed)
-    n_users, n_items = 60, 100
-    position = np.clip(rng.normal(0.0, 0.45, n_users), -1.0, 1.0)
-    low = np.array([-1.0, -0.75, -0.25, 0.25, 0.75])
-    high = np.array([-0.75, -0.25, 0.25, 0.75, 1.0])
-    label = rng.choice(5, size=n_items, p=[0.1, 0.25, 0.3, 0.25, 0.1])
-    created = np.concatenate([np.full(80, -1), np.repeat(np.arange(10), 2)])
-    item_position = low[label] + (high[label] - low[label]) * rng.random(n_items)
-    factors_u = rng.normal(0.0, 0.6, (n_users, 3))
-    factors_i = rng.normal(0.0, 0.6, (n_items, 3))
-    return {
-        "axis": np.array("two_sided"),
-        "seed": np.array(seed),
-        "user_position": position,
-        "user_at_risk": np.abs(position) > 0.75,
-        "category_name": np.array(["far_left", "left", "centre", "right", "far_right"]),
-        "category_low": low,
-        "category_high": high,
-        "category_harm": np.array(["extreme", "borderline", "mainstream", "borderline", "extreme"]),
-        "item_label": label,
-        "item_position": item_position,
-        "item_created": created,
-        "utility": factors_u @ factors_i.T,
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Write :func:`two_sided_example`: ``python -m ampaudit.simulations.worldfile OUT``."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m ampaudit.simulations.worldfile OUT.npz", file=sys.stderr)
-        return 2
-    print(save_world_arrays(args[0], two_sided_example()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
