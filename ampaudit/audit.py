@@ -1,8 +1,9 @@
 """Run an audit: arms (a named control baseline and the recommender) × replicates.
 
-Each replicate builds one world from its ``world`` stream; both arms run on
-private copies of it with fresh generators from the same ``behavior`` stream
-(common random numbers), so their difference is the algorithm's, not noise.
+Each replicate builds one world from its ``world`` stream (a world loaded from a
+file is the same in every replicate); both arms run on private copies of it with
+fresh generators from the same ``behavior`` stream (common random numbers), so
+their difference is the algorithm's, not noise.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ampaudit.estimands import difference
 from ampaudit.metrics import amplification_ratio, final_metrics, reach, step_metrics
 from ampaudit.plugins import recommender_name, system_tags
 from ampaudit.recommenders import CONFS
-from ampaudit.simulations import AuditModel, build_world
+from ampaudit.simulations import AuditModel, make_world
 
 __all__ = ["ArmRun", "AuditResult", "audited_label", "recommender_name", "run_audit"]
 
@@ -252,7 +253,7 @@ def run_audit(
         while _more_replicates(result, a, r + 1):
             r += 1
             streams = replicate_streams(entropy, r)
-            world = build_world(
+            world = make_world(
                 conf.world,
                 conf.graph,
                 n_steps=a.n_steps,

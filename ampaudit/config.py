@@ -207,6 +207,9 @@ def validate(conf: RunConf) -> None:
     if a.mode not in MODES:
         raise ConfigError("audit.mode", a.mode, f"one of {', '.join(MODES)}")
     if "sock_puppet" in a.mode:
+        if conf.world.source == "file":
+            # puppets are extra users of a generated world; a file fixes its users
+            raise ConfigError("audit.mode", a.mode, "compare with world.source=file")
         a.sock_puppet.validate()
     if a.control not in CONTROLS:
         raise ConfigError("audit.control", a.control, f"one of {', '.join(CONTROLS)}")

@@ -279,7 +279,8 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     out["drift"] = float(trace.mean_opinion[-1] - trace.x0.mean())
     out["radicalised"] = float(reach(trace.radicalised[-1], n))
     out["newly_radicalised"] = float(reach(trace.newly_radicalised[-1], n))
-    out["radicalised_start"] = float(reach((trace.x0 >= trace.radical_threshold).sum(), n))
+    # distance from the centre: |x| is x on a one-sided axis
+    out["radicalised_start"] = float(reach((abs(trace.x0) >= trace.radical_threshold).sum(), n))
     out["ctr"] = float(_ratio(trace.clicks.sum(), trace.slates.sum(), 0.0))
     out["utility"] = float(_ratio(trace.utility.sum(), trace.n_active.sum(), 0.0))
     out["gini.extreme_consumption"] = gini(trace.extreme_consumed)
@@ -288,7 +289,7 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     # polarisation of final opinions and diversity of consumption (ampaudit.polarization)
     out["polarization.variance"] = float(np.var(trace.x))
     out["polarization.bimodality"] = bimodality_coefficient(trace.x)
-    out["polarization.esteban_ray"] = esteban_ray(trace.x)
+    out["polarization.esteban_ray"] = esteban_ray(trace.x, span=trace.opinion_range)
     out["polarization.mean_pairwise_distance"] = mean_pairwise_distance(trace.x)
     out["diversity.category_entropy"] = entropy(consumed.sum(axis=0))
     out["gini.item_exposure"] = gini(trace.item_impressions)
@@ -301,22 +302,24 @@ def final_metrics(trace: Trace) -> dict[str, float]:
         out["crisis.consumed"] = float(trace.crisis_consumed)
     out["gini.creator_exposure"] = gini(trace.creator_impressions)
     for when, x in (("start", trace.x0), ("end", trace.x)):
-        for b, share in enumerate(opinion_histogram(x)):
+        for b, share in enumerate(opinion_histogram(x, span=trace.opinion_range)):
             out[f"opinion_hist.{when}.b{b:02d}"] = float(share)
     out.update(intervention_costs(trace.actions))
     assert CATEGORIES[EXTREME] == "extreme"
     return out
 
 
-def opinion_histogram(x: np.ndarray, n_bins: int = OPINION_BINS) -> np.ndarray:
-    """Fraction of users per equal-width opinion bin over [0, 1].
+def opinion_histogram(
+    x: np.ndarray, n_bins: int = OPINION_BINS, *, span: tuple[float, float] = (0.0, 1.0)
+) -> np.ndarray:
+    """Fraction of users per equal-width opinion bin over the axis ``span`` (default [0, 1]).
 
     Examples
     --------
     >>> opinion_histogram(np.array([0.0, 0.1, 0.6, 1.0]), n_bins=2).tolist()
     [0.5, 0.5]
     """
-    counts, _ = np.histogram(x, bins=n_bins, range=(0.0, 1.0))
+    counts, _ = np.histogram(x, bins=n_bins, range=span)
     return counts / max(len(x), 1)
 
 
@@ -508,6 +511,6 @@ def group_metrics(trace: Trace) -> dict[str, float]:
         out[f"group.{name}.cons_share.extreme"] = float(cons[EXTREME])
         out[f"group.{name}.drift"] = float(trace.x[members].mean() - trace.x0[members].mean())
         out[f"group.{name}.radicalised"] = float(
-            (trace.x[members] >= trace.radical_threshold).mean()
+            (abs(trace.x[members]) >= trace.radical_threshold).mean()
         )
     return out

@@ -49,11 +49,19 @@ def bimodality_coefficient(values: np.ndarray) -> float:
     return float((g**2 + 1) / (k + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
 
 
-def esteban_ray(values: np.ndarray, *, alpha: float = 1.6, k: float = 1.0, bins: int = 10) -> float:
+def esteban_ray(
+    values: np.ndarray,
+    *,
+    alpha: float = 1.6,
+    k: float = 1.0,
+    bins: int = 10,
+    span: tuple[float, float] = (0.0, 1.0),
+) -> float:
     """Esteban–Ray polarisation ``P = K Σ_i Σ_j π_i^(1+α) π_j |y_i − y_j|``.
 
-    Opinions in [0, 1] are grouped into ``bins`` equal bins (``π`` the shares,
-    ``y`` the bins' mean opinions).
+    Opinions on the axis ``span`` (default [0, 1]; (-1, 1) for a two-sided axis)
+    are grouped into ``bins`` equal bins (``π`` the shares, ``y`` the bins' mean
+    opinions).
 
     References
     ----------
@@ -66,7 +74,8 @@ def esteban_ray(values: np.ndarray, *, alpha: float = 1.6, k: float = 1.0, bins:
     0.25
     """
     v = np.asarray(values, dtype=float)
-    idx = np.minimum((v * bins).astype(int), bins - 1)
+    low, high = span
+    idx = np.clip(((v - low) / (high - low) * bins).astype(int), 0, bins - 1)
     counts = np.bincount(idx, minlength=bins)
     sums = np.bincount(idx, weights=v, minlength=bins)
     keep = counts > 0

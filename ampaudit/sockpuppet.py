@@ -33,7 +33,7 @@ from ampaudit.core.categories import CATEGORIES, RECOMMENDED
 from ampaudit.core.errors import ConfigError, check_range
 from ampaudit.core.seeding import replicate_streams
 from ampaudit.metrics import exposure_share
-from ampaudit.simulations import AuditModel, build_world
+from ampaudit.simulations import AuditModel, make_world
 from ampaudit.simulations.behavior import item_utility
 from ampaudit.simulations.choice import choose
 from ampaudit.simulations.model import valid_candidates
@@ -234,7 +234,7 @@ def run_sock_puppets(
             )
         for r in range(conf.audit.replicates):
             streams = replicate_streams(entropy, r)
-            world = build_world(
+            world = make_world(
                 world_conf,
                 conf.graph,
                 n_steps=sp.warmup_steps + depth + 1,

@@ -24,6 +24,7 @@ __all__ = [
     "item_utility",
     "social_influence",
     "taste_drift",
+    "visible_utility",
 ]
 
 
@@ -58,7 +59,8 @@ class BehaviorConf:
     social_rate : float, default=0.05
         Deffuant rate: ``x_i += μ_s·(x_j − x_i)`` when ``|x_i − x_j| < ε_i``.
     radical_threshold : float, default=0.7
-        ``θ``: a user with ``x ≥ θ`` counts as radicalised.
+        ``θ``: a user with ``|x| ≥ θ`` (distance from the centre; ``x`` itself on a
+        one-sided axis) counts as radicalised.
     choice : str, default="logit"
         Choice model of every channel (a name in
         :data:`~ampaudit.simulations.choice.CHOICE_MODELS`: ``logit``,
@@ -124,6 +126,28 @@ class BehaviorConf:
         check_range(f"{prefix}.watch_next_b_pos", self.watch_next_b_pos, low=0)
 
 
+def _combine(
+    conf: BehaviorConf,
+    taste: np.ndarray,
+    x: np.ndarray,
+    position: np.ndarray,
+    appetite: np.ndarray,
+    appeal: np.ndarray,
+    quality: np.ndarray,
+) -> np.ndarray:
+    """The utility formula of DESIGN §3.3 step 6, without position and noise terms.
+
+    Arguments broadcast to the output's shape; ``taste`` is the taste-match term
+    (``u_i·v_j``, or the world's utility matrix). Distance is on the signed axis.
+    """
+    return (
+        conf.b_taste * taste
+        - conf.b_dist * np.abs(x - position)
+        + conf.b_appeal * appetite * appeal
+        + conf.b_quality * quality
+    )
+
+
 def item_utility(
     conf: BehaviorConf,
     population: Population,
@@ -132,6 +156,10 @@ def item_utility(
     items: np.ndarray,
 ) -> np.ndarray:
     """Deterministic utility of ``items[r, j]`` for user ``users[r]`` (no position term).
+
+    ``U = b_taste·m_ij − b_dist·|x_i − e_j| + b_appeal·α_i·appeal_j + b_q·q_j`` with
+    ``m_ij = u_i·v_j``, or the world's utility matrix ``population.utility[i, j]``
+    when it has one.
 
     Parameters
     ----------
@@ -145,15 +173,63 @@ def item_utility(
     """
     valid = items >= 0
     safe = np.where(valid, items, 0)
-    taste = np.einsum("nd,nmd->nm", population.taste[users], catalog.topics[safe])
-    x = population.x[users][:, None]
-    u = (
-        conf.b_taste * taste
-        - conf.b_dist * np.abs(x - catalog.extremity[safe])
-        + conf.b_appeal * population.appetite[users][:, None] * catalog.appeal[safe]
-        + conf.b_quality * catalog.quality[safe]
+    if population.utility is None:
+        taste = np.einsum("nd,nmd->nm", population.taste[users], catalog.topics[safe])
+    else:
+        taste = population.utility[users[:, None], safe]
+    u = _combine(
+        conf,
+        taste,
+        population.x[users][:, None],
+        catalog.extremity[safe],
+        population.appetite[users][:, None],
+        catalog.appeal[safe],
+        catalog.quality[safe],
     )
     return np.where(valid, u, -np.inf)
+
+
+#: Entries of one chunk of :func:`visible_utility` (float64 temporaries of 8 MB).
+_CHUNK = 1 << 20
+
+
+def visible_utility(
+    conf: BehaviorConf,
+    population: Population,
+    catalog: Catalog,
+    users: np.ndarray,
+    n_items: int,
+) -> np.ndarray:
+    """:func:`item_utility` of items ``0..n_items-1`` (all visible ones) for each user.
+
+    The oracle's view of true utility. Evaluated in user chunks of about
+    ``2**20`` entries, so the temporaries stay bounded; the taste term is one
+    matrix product per chunk instead of a gather, equal to :func:`item_utility`'s
+    up to float32 rounding (exactly equal with a utility matrix).
+
+    Returns
+    -------
+    ndarray of shape (len(users), n_items), float32
+    """
+    out = np.empty((len(users), n_items), dtype=np.float32)
+    rows = max(1, _CHUNK // max(n_items, 1))
+    topics = catalog.topics[:n_items]
+    for lo in range(0, len(users), rows):
+        chunk = users[lo : lo + rows]
+        if population.utility is None:
+            taste = population.taste[chunk] @ topics.T
+        else:
+            taste = population.utility[chunk, :n_items]
+        out[lo : lo + rows] = _combine(
+            conf,
+            taste,
+            population.x[chunk][:, None],
+            catalog.extremity[:n_items],
+            population.appetite[chunk][:, None],
+            catalog.appeal[:n_items],
+            catalog.quality[:n_items],
+        )
+    return out
 
 
 def content_drift(
@@ -161,8 +237,9 @@ def content_drift(
 ) -> None:
     """Bounded-confidence drift toward consumed content, in place.
 
-    ``x_i += rate·σ_i·(e − x_i)`` only where ``|e − x_i| < ε_i``; a convex step, so
-    opinions stay in [0, 1] and never move past the item.
+    ``x_i += rate·σ_i·(e − x_i)`` only where ``|e − x_i| < ε_i``; a convex step
+    (``rate·σ_i ≤ 1``), so opinions stay on the axis, one- or two-sided, and never
+    move past the item.
 
     References
     ----------

@@ -16,13 +16,84 @@ from ampaudit.core.platform import ItemView
 
 from .population import unit_rows
 
-__all__ = ["EXTREMITY_RANGES", "TOPIC_LEAN", "Catalog", "make_catalog"]
+__all__ = [
+    "AXES",
+    "EXTREMITY_RANGES",
+    "TOPIC_LEAN",
+    "Catalog",
+    "CategoryTable",
+    "classifier_score",
+    "item_appeal",
+    "make_catalog",
+]
 
 #: Uniform range of true extremity per category (code order of ``CATEGORIES``).
 EXTREMITY_RANGES = np.array([[0.0, 0.35], [0.25, 0.55], [0.2, 0.5], [0.55, 0.8], [0.8, 1.0]])
 #: Lean of topic vectors along the extremism topic (dimension 0): news and
 #: counter-narratives are topically close to extreme content.
 TOPIC_LEAN = np.array([0.0, 1.5, 1.5, 1.5, 2.0])
+
+#: Position range of each kind of axis. ``one_sided``: 0 mainstream to 1 extreme;
+#: ``two_sided``: -1 and 1 are the two extremes, 0 the centre. Harm grows with
+#: ``|position|`` on both.
+AXES: dict[str, tuple[float, float]] = {"one_sided": (0.0, 1.0), "two_sided": (-1.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class CategoryTable:
+    """The world's content categories: names, position ranges and harm labels.
+
+    Metrics count by harm class (:data:`ampaudit.core.categories.CATEGORIES`); a
+    world may name any number of categories on its axis and say which harm class
+    each one is, so which content counts as extreme, borderline, counter-speech or
+    news is data.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Category names, in index order (``Catalog.label`` indexes them).
+    ranges : ndarray of shape (n_categories, 2)
+        Position range ``[low, high]`` of each category on the axis; items are
+        drawn uniformly from it.
+    harm : ndarray of shape (n_categories,)
+        Harm class code of each category (``int8``, an index into ``CATEGORIES``).
+    topic_lean : ndarray of shape (n_categories,)
+        Lean of its items' topic vectors along topic dimension 0 (the extremism topic).
+    """
+
+    names: tuple[str, ...]
+    ranges: np.ndarray
+    harm: np.ndarray
+    topic_lean: np.ndarray
+
+    @classmethod
+    def harm_classes(cls) -> CategoryTable:
+        """The generator's one-sided table: one category per harm class.
+
+        Examples
+        --------
+        >>> CategoryTable.harm_classes().names == CATEGORIES
+        True
+        """
+        return cls(
+            names=CATEGORIES,
+            ranges=EXTREMITY_RANGES,
+            harm=np.arange(len(CATEGORIES), dtype=np.int8),
+            topic_lean=TOPIC_LEAN,
+        )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def mids(self) -> np.ndarray:
+        """Midpoint of each category's range, ndarray of shape (n_categories,)."""
+        return self.ranges.mean(axis=1)
+
+    @property
+    def harm_names(self) -> tuple[str, ...]:
+        """Harm class name of each category."""
+        return tuple(CATEGORIES[h] for h in self.harm)
 
 
 @dataclass
@@ -32,21 +103,23 @@ class Catalog:
     Attributes
     ----------
     category : ndarray of shape (capacity,)
-        Category code (see :data:`ampaudit.core.categories.CATEGORIES`).
+        Harm class code (see :data:`ampaudit.core.categories.CATEGORIES`); every
+        metric counts by it.
     extremity : ndarray of shape (capacity,)
-        True extremity in [0, 1]; never shown to recommenders.
+        True position on the axis: in [0, 1] on a one-sided axis, signed in [-1, 1]
+        on a two-sided one; never shown to recommenders.
     topics : ndarray of shape (capacity, n_dims)
         Unit topic vectors (float32, public).
     quality : ndarray of shape (capacity,)
         Production quality in [0, 1].
     appeal : ndarray of shape (capacity,)
-        Sensational appeal in [0, 1], correlated with extremity.
+        Sensational appeal in [0, 1], correlated with harmfulness ``|extremity|``.
     creator : ndarray of shape (capacity,)
         Creator id.
     created : ndarray of shape (capacity,)
         Creation step (-1 for the initial catalog); sorted ascending.
     score : ndarray of shape (capacity,)
-        The platform's noisy classifier score of extremity.
+        The platform's noisy classifier score of harmfulness ``|extremity|``, in [0, 1].
     phash : ndarray of shape (capacity,)
         64-bit perceptual hash (uint64).
     original : ndarray of shape (capacity,)
@@ -55,6 +128,9 @@ class Catalog:
         False once removed (mutable, per arm).
     crisis : ndarray of shape (capacity,)
         Items of a crisis burst (an attack video and its re-uploads).
+    label : ndarray of shape (capacity,)
+        World category index (into the world's :class:`CategoryTable`; ``int16``);
+        defaults to ``category``, the harm-class table.
     """
 
     category: np.ndarray
@@ -69,10 +145,13 @@ class Catalog:
     original: np.ndarray
     available: np.ndarray
     crisis: np.ndarray = None  # type: ignore[assignment]
+    label: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.crisis is None:
             self.crisis = np.zeros(len(self.category), dtype=bool)
+        if self.label is None:
+            self.label = self.category.astype(np.int16)
 
     def __len__(self) -> int:
         return len(self.category)
@@ -112,9 +191,9 @@ def make_catalog(
     """Draw the whole catalog of the horizon.
 
     Each item's creator is drawn uniformly; its category is the creator's. True
-    extremity is uniform in the category's range (:data:`EXTREMITY_RANGES`),
-    appeal is extremity plus noise, the classifier score is extremity plus
-    Gaussian noise of scale ``classifier_noise`` (clipped to [0, 1]).
+    extremity is uniform in the category's range (:data:`EXTREMITY_RANGES`, a
+    one-sided axis), appeal is extremity plus noise, the classifier score is
+    extremity plus Gaussian noise of scale ``classifier_noise`` (clipped to [0, 1]).
 
     Parameters
     ----------
@@ -151,8 +230,8 @@ def make_catalog(
     lean[:, 0] = TOPIC_LEAN[category]
     topics = unit_rows(rng.standard_normal((capacity, n_dims)) + lean).astype(np.float32)
     quality = rng.beta(2, 2, capacity)
-    appeal = np.clip(extremity + 0.15 * rng.standard_normal(capacity), 0.0, 1.0)
-    score = np.clip(extremity + classifier_noise * rng.standard_normal(capacity), 0.0, 1.0)
+    appeal = item_appeal(extremity, rng=rng)
+    score = classifier_score(extremity, classifier_noise, rng=rng)
     phash = rng.integers(0, 2**63, size=capacity, dtype=np.int64).astype(np.uint64)
     original = np.arange(capacity, dtype=np.int64)
     if variant_share > 0:
@@ -176,6 +255,26 @@ def make_catalog(
 
 
 assert len(EXTREMITY_RANGES) == len(CATEGORIES) == len(TOPIC_LEAN)
+
+
+def item_appeal(extremity: np.ndarray, *, rng: np.random.Generator) -> np.ndarray:
+    """Sensational appeal: harmfulness ``|extremity|`` plus noise of scale 0.15, in [0, 1].
+
+    Draws ``len(extremity)`` normals from ``rng`` (the ``world`` stream).
+    """
+    return np.clip(np.abs(extremity) + 0.15 * rng.standard_normal(len(extremity)), 0.0, 1.0)
+
+
+def classifier_score(
+    extremity: np.ndarray, noise: float, *, rng: np.random.Generator
+) -> np.ndarray:
+    """The platform classifier's score: harmfulness ``|extremity|`` plus Gaussian noise.
+
+    On a two-sided axis both extremes are harmful, so recommenders and
+    interventions, which see only this score, treat them alike. Draws
+    ``len(extremity)`` normals from ``rng``; clipped to [0, 1].
+    """
+    return np.clip(np.abs(extremity) + noise * rng.standard_normal(len(extremity)), 0.0, 1.0)
 
 
 def _bit_masks(flips: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -236,7 +335,7 @@ def add_crisis(
     masks = _bit_masks(flips, rng)
     base_hash = rng.integers(0, 2**63, dtype=np.int64).astype(np.uint64)
     score = np.clip(
-        catalog.extremity[template] + 0.1 * rng.standard_normal(n_new), 0.0, 1.0
+        np.abs(catalog.extremity[template]) + 0.1 * rng.standard_normal(n_new), 0.0, 1.0
     ).astype(np.float32)
     n_old = len(catalog)
     extra = {
@@ -252,6 +351,7 @@ def add_crisis(
         "original": np.full(n_new, n_old, dtype=np.int64),
         "available": np.ones(n_new, dtype=bool),
         "crisis": np.ones(n_new, dtype=bool),
+        "label": np.full(n_new, catalog.label[template], dtype=catalog.label.dtype),
     }
     merged = {name: np.concatenate([getattr(catalog, name), extra[name]]) for name in extra}
     order = np.argsort(merged["created"], kind="stable")

@@ -34,6 +34,7 @@ from .behavior import (
     item_utility,
     social_influence,
     taste_drift,
+    visible_utility,
 )
 from .choice import choose
 from .world import World
@@ -172,8 +173,10 @@ class AuditModel(mesa.Model):
         self._exposed = np.zeros((N_CAT, world.n_users), dtype=bool)
         self._rec_exposed = np.zeros((N_CAT, world.n_users), dtype=bool)
         self._consumed_any = np.zeros((N_CAT, world.n_users), dtype=bool)
-        self._starts_radical = self.population.x0 >= behavior.radical_threshold
+        # radicalised = far from the centre: |x| is x itself on a one-sided axis
+        self._starts_radical = np.abs(self.population.x0) >= behavior.radical_threshold
         self.trace.radical_threshold = behavior.radical_threshold
+        self.trace.opinion_range = world.opinion_range
         # groups for breakdowns: communities, with the at-risk minority as its own group
         n_comm = int(self.population.community.max()) + 1 if world.n_users else 1
         self._groups = np.where(self.population.at_risk, n_comm, self.population.community).astype(
@@ -195,7 +198,7 @@ class AuditModel(mesa.Model):
             model_reporters={
                 "mean_opinion": lambda m: float(m.population.x.mean()),
                 "radicalised": lambda m: float(
-                    (m.population.x >= m.behavior.radical_threshold).mean()
+                    (np.abs(m.population.x) >= m.behavior.radical_threshold).mean()
                 ),
             }
         )
@@ -277,13 +280,8 @@ class AuditModel(mesa.Model):
         -------
         ndarray of shape (len(users), n_visible), float32
         """
-        conf, pop, cat = self.behavior, self.population, self.catalog
-        n = cat.n_visible(self.t)
-        utility = conf.b_taste * (pop.taste[users] @ cat.topics[:n].T)
-        utility -= conf.b_dist * np.abs(pop.x[users, None] - cat.extremity[None, :n])
-        utility += conf.b_appeal * pop.appetite[users, None] * cat.appeal[None, :n]
-        utility += conf.b_quality * cat.quality[None, :n]
-        return utility.astype(np.float32)
+        n = self.catalog.n_visible(self.t)
+        return visible_utility(self.behavior, self.population, self.catalog, users, n)
 
     def _chain(self, name: str, fixed: tuple[Any, ...], value: tuple[Any, ...]) -> tuple[Any, ...]:
         """Thread ``value`` through each intervention's ``name`` hook, in config order.
@@ -561,7 +559,7 @@ class AuditModel(mesa.Model):
         tr.cons_reach[t] = np.count_nonzero(self._consumed_any, axis=1)
         np.add.at(tr.extreme_consumed, c_users[c_cat == EXTREME], 1)
         x = self.population.x
-        radical = x >= self.behavior.radical_threshold
+        radical = np.abs(x) >= self.behavior.radical_threshold
         tr.mean_opinion[t] = x.mean()
         tr.radicalised[t] = int(radical.sum())
         tr.newly_radicalised[t] = int((radical & ~self._starts_radical).sum())

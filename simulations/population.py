@@ -6,13 +6,48 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Population", "make_population", "unit_rows"]
+__all__ = ["Population", "draw_tastes", "draw_traits", "make_population", "unit_rows"]
 
 
 def unit_rows(a: np.ndarray) -> np.ndarray:
     """Scale each row of ``a`` to unit Euclidean norm (zero rows stay zero)."""
     norms = np.linalg.norm(a, axis=1, keepdims=True)
     return np.divide(a, norms, out=np.zeros_like(a), where=norms > 0)
+
+
+def draw_tastes(x: np.ndarray, n_dims: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Unit taste vectors leaning along topic dimension 0 by ``2·|x|`` (float32).
+
+    Harmfulness ``|x|`` sets the lean, so both ends of a two-sided axis lean toward
+    the extremism topic. Draws ``len(x) × n_dims`` normals from ``rng``.
+    """
+    lean = np.zeros((len(x), n_dims))
+    lean[:, 0] = 2.0 * np.abs(x)
+    return unit_rows(rng.standard_normal((len(x), n_dims)) + lean).astype(np.float32)
+
+
+def draw_traits(
+    at_risk: np.ndarray,
+    *,
+    latitude_low: float,
+    latitude_high: float,
+    activity_mean: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Susceptibility, appetite, latitude and activity of each user.
+
+    The at-risk minority is more susceptible (Beta(5, 2) instead of Beta(2, 5)) and
+    has more appetite for sensational content (Beta(6, 2) instead of Beta(2, 6));
+    latitudes are uniform in ``[latitude_low, latitude_high]``; activity is Beta
+    with mean ``activity_mean`` and concentration 10. Draws a fixed number of
+    variates (six per user) from ``rng``, in this order.
+    """
+    n = len(at_risk)
+    susceptibility = np.where(at_risk, rng.beta(5, 2, n), rng.beta(2, 5, n))
+    appetite = np.where(at_risk, rng.beta(6, 2, n), rng.beta(2, 6, n))
+    latitude = rng.uniform(latitude_low, latitude_high, n)
+    activity = rng.beta(10 * activity_mean, 10 * (1 - activity_mean), n)
+    return susceptibility, appetite, latitude, activity
 
 
 @dataclass
@@ -22,7 +57,8 @@ class Population:
     Attributes
     ----------
     x : ndarray of shape (n_users,)
-        Opinion on the radicalisation axis, 0 mainstream to 1 extreme (mutable).
+        Position on the axis (mutable): 0 mainstream to 1 extreme on a one-sided
+        axis; -1 to 1 with 0 the centre on a two-sided one.
     x0 : ndarray of shape (n_users,)
         Initial opinion, the anchor of stubbornness.
     taste : ndarray of shape (n_users, n_dims)
@@ -39,6 +75,9 @@ class Population:
         Community (graph block) label.
     at_risk : ndarray of shape (n_users,)
         Membership of the at-risk minority.
+    utility : ndarray of shape (n_users, capacity) or None
+        Taste match of each user with each item of the catalog, replacing
+        ``taste · topics`` in the utility (small worlds given as data; static).
     """
 
     x: np.ndarray
@@ -50,6 +89,7 @@ class Population:
     activity: np.ndarray
     community: np.ndarray
     at_risk: np.ndarray
+    utility: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -111,13 +151,14 @@ def make_population(
     x = np.clip(centres[communities] + opinion_spread * rng.standard_normal(n), 0.0, 1.0)
     at_risk = rng.random(n) < at_risk_fraction
     x = np.where(at_risk, rng.uniform(at_risk_opinion_low, at_risk_opinion_high, n), x)
-    susceptibility = np.where(at_risk, rng.beta(5, 2, n), rng.beta(2, 5, n))
-    appetite = np.where(at_risk, rng.beta(6, 2, n), rng.beta(2, 6, n))
-    latitude = rng.uniform(latitude_low, latitude_high, n)
-    activity = rng.beta(10 * activity_mean, 10 * (1 - activity_mean), n)
-    lean = np.zeros((n, n_dims))
-    lean[:, 0] = 2.0 * x
-    taste = unit_rows(rng.standard_normal((n, n_dims)) + lean).astype(np.float32)
+    susceptibility, appetite, latitude, activity = draw_traits(
+        at_risk,
+        latitude_low=latitude_low,
+        latitude_high=latitude_high,
+        activity_mean=activity_mean,
+        rng=rng,
+    )
+    taste = draw_tastes(x, n_dims, rng=rng)
     return Population(
         x=x,
         x0=x.copy(),

@@ -52,6 +52,8 @@ def relabel_world(world: World, users: np.ndarray, items: np.ndarray) -> World:
             for f in _fields(world.population)
         },
     )
+    if population.utility is not None:  # users × items: columns follow the items
+        population = dataclasses.replace(population, utility=population.utility[:, items].copy())
     fields = {f.name: getattr(cat, f.name)[items].copy() for f in _fields(cat)}
     fields["original"] = new_item[fields["original"]]
     catalog = dataclasses.replace(cat, **fields)

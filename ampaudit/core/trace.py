@@ -90,6 +90,8 @@ class Trace:
     crisis_consumed: int = 0
     #: opinion at or above which a user counts as radicalised (behavior.radical_threshold)
     radical_threshold: float = 0.7
+    #: ends of the opinion axis: (0, 1) one-sided, (-1, 1) two-sided (radicalised: |x| ≥ θ)
+    opinion_range: tuple[float, float] = (0.0, 1.0)
 
     @classmethod
     def empty(
