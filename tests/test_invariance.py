@@ -144,3 +144,19 @@ def test_relabel_world_is_a_relabelling(small_world):
         relabel_world(
             small_world, np.arange(small_world.n_users), np.arange(len(small_world.catalog))[::-1]
         )
+
+
+def test_relabelling_moves_a_utility_matrix_with_its_users_and_items():
+    from ampaudit.simulations.example_worlds import two_sided_example
+    from ampaudit.simulations.world import assemble_world
+
+    world = assemble_world(two_sided_example(), n_steps=10)
+    rng = np.random.default_rng(1)
+    users = rng.permutation(world.n_users)
+    created = world.catalog.created
+    items = np.lexsort((rng.random(len(created)), created))
+    moved = relabel_world(world, users, items)
+    np.testing.assert_array_equal(
+        moved.population.utility, world.population.utility[users][:, items]
+    )
+    np.testing.assert_array_equal(moved.catalog.label, world.catalog.label[items])
