@@ -503,13 +503,20 @@ def _rule(stop: str, tol: float) -> str:
     return f"no opinion moved by {tol:g} or more in a step"
 
 
+def _num(value: float, digits: int) -> str:
+    """``value`` to ``digits`` decimals, or two significant digits if that would show 0."""
+    if 0 < abs(value) < 10.0**-digits:
+        return f"{value:.2g}"
+    return f"{value:.{digits}f}"
+
+
 def _cell(est: Estimate | None, digits: int) -> str:
     if est is None:
         return "-"
-    mean = f"{est.mean:.{digits}f}"
+    mean = _num(est.mean, digits)
     if not est.has_interval:
-        return f"{mean} ({est.note})"
-    return f"{mean} [{est.low:.{digits}f}, {est.high:.{digits}f}]"
+        return f"{mean} (one replicate)" if est.n < 2 else f"{mean} (same in every replicate)"
+    return f"{mean} [{_num(est.low, digits)}, {_num(est.high, digits)}]"
 
 
 def dynamics_table(result: DynamicsResult, *, confidence: float = 0.95) -> str:
@@ -530,7 +537,7 @@ def dynamics_table(result: DynamicsResult, *, confidence: float = 0.95) -> str:
     if 0 < n_conv < n:
         time_label = f"convergence time (steps, {n_conv} converged)"
     rows.append([time_label, _cell(est["convergence_time"], 1) if n_conv else "not converged"])
-    lines = [f"Opinion dynamics: {result.label}", ""]
+    lines = [*textwrap.wrap(f"Opinion dynamics: {result.label}", WIDTH), ""]
     lines += text_table(rows)
     notes = [
         f"Converged ({_rule(result.stop, result.tol)}) in {n_conv} of {n} replicates within "
