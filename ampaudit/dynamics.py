@@ -56,6 +56,7 @@ from ampaudit.core.seeding import replicate_streams
 from ampaudit.estimands import METHODS, Estimate, level
 from ampaudit.polarization import cluster_sizes, effective_clusters, mean_pairwise_distance
 from ampaudit.recommenders.people import PeopleRecommender, PeopleRecommenderConf
+from ampaudit.simulations import build_world
 from ampaudit.simulations.opinion import OpinionConf, anchoring, largest_move, opinion_step
 
 __all__ = [
@@ -423,8 +424,6 @@ def run_dynamics(
             world_rng = np.random.default_rng(streams["world"])
             latitude = social = None
             if d.init == "world":
-                from ampaudit.simulations import build_world
-
                 world = build_world(conf.world, conf.graph, n_steps=1, rng=world_rng)
                 x0 = world.population.x.copy()
                 latitude, social = world.population.latitude, world.adjacency
