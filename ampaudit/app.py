@@ -92,6 +92,8 @@ def run_from_config(cfg: DictConfig) -> Any:
             return None
     if a.mode == "sock_puppet":
         return _sock_puppets(conf, tracker, params)
+    if a.mode == "dynamics":
+        return _dynamics(conf, tracker, params, OmegaConf.to_yaml(cfg, resolve=True))
     total = 2 * a.replicates * a.n_steps
     try:
         with tqdm(
@@ -212,6 +214,42 @@ def _sock_puppets(
         return result
     print(f"Seed entropy {entropy}: add seed={entropy} to re-run exactly.")
     _panel_report(tracker, result.parent_run_id, conf.audit.report)
+    return result
+
+
+def _dynamics(conf: RunConf, tracker: Any, params: dict[str, str], config_yaml: str) -> Any:
+    """Run and print opinion dynamics alone (``audit.mode=dynamics``)."""
+    from tqdm import tqdm
+
+    from ampaudit.core.seeding import draw_entropy
+    from ampaudit.dynamics import dynamics_table, run_dynamics
+
+    a = conf.audit
+    entropy = conf.seed if conf.seed is not None else draw_entropy()
+    with tqdm(
+        total=a.replicates * a.n_steps,
+        desc="dynamics",
+        unit="step",
+        disable=None if a.progress else True,
+        file=sys.stderr,
+    ) as bar:
+        result = run_dynamics(
+            conf,
+            entropy=entropy,
+            tracker=tracker,
+            params=params,
+            overrides=_overrides(),
+            extra_tags=_sweep_tags(created=True),
+            config_yaml=config_yaml,
+            progress=bar.update,
+        )
+    print(dynamics_table(result, confidence=a.confidence))
+    if tracker is not None:
+        print(
+            f"\nMLflow: {tracker.uri}  experiment={conf.tracking.experiment}  "
+            f"parent run={result.parent_run_id}"
+        )
+    print(f"Seed entropy {entropy}: add seed={entropy} to re-run exactly.")
     return result
 
 

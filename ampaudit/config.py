@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from ampaudit.core.errors import ConfigError, check_range
+from ampaudit.dynamics import DynamicsConf
 from ampaudit.recommenders import CONFS, REGISTRY, PeopleRecommenderConf
 from ampaudit.sensitivity.conf import SensitivityConf
 from ampaudit.simulations import BehaviorConf, GraphConf, WorldConf
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 #: Audit modes.
-MODES = ("compare", "sock_puppet", "compare+sock_puppet")
+MODES = ("compare", "sock_puppet", "compare+sock_puppet", "dynamics")
 
 #: Named control baselines: any built-in recommender, or ``none`` (no feed).
 CONTROLS = ("none", *REGISTRY)
@@ -69,11 +70,13 @@ class AuditSection:
         Keep every impression and store the run as a platform-style impression log
         (``impressions.parquet``, ``items.parquet``, ``users.parquet`` artifacts), the
         input of ``ampaudit audit-log``.
-    mode : {"compare", "sock_puppet", "compare+sock_puppet"}, default="compare"
+    mode : {"compare", "sock_puppet", "compare+sock_puppet", "dynamics"}, default="compare"
         ``compare`` runs control and treatment arms on a population;
         ``sock_puppet`` walks scripted accounts through the recommender;
         ``compare+sock_puppet`` does both in one run, and the panel report of the
-        comparison holds the walks (one command from a recommender to a report).
+        comparison holds the walks (one command from a recommender to a report);
+        ``dynamics`` runs opinion dynamics alone, with no recommender and no
+        content (the ``dynamics`` section; :mod:`ampaudit.dynamics`).
     sock_puppet : SockPuppetConf
         Settings of the sock-puppet mode.
     report : bool, default=True
@@ -133,6 +136,8 @@ class RunConf:
     people: PeopleRecommenderConf = field(default_factory=PeopleRecommenderConf)
     interventions: dict[str, Any] = field(default_factory=dict)
     audit: AuditSection = field(default_factory=AuditSection)
+    #: Opinion dynamics alone (``audit.mode=dynamics``).
+    dynamics: DynamicsConf = field(default_factory=DynamicsConf)
     tracking: TrackingConf = field(default_factory=TrackingConf)
     seed: Optional[int] = None  # noqa: UP045 - OmegaConf 2.3 does not read `int | None`
     #: Set by ``sensitivity=default`` (``ampaudit sensitivity``); None for a plain audit.
@@ -211,6 +216,8 @@ def validate(conf: RunConf) -> None:
             # puppets are extra users of a generated world; a file fixes its users
             raise ConfigError("audit.mode", a.mode, "compare with world.source=file")
         a.sock_puppet.validate()
+    if a.mode == "dynamics":
+        conf.dynamics.validate()
     if a.control not in CONTROLS:
         raise ConfigError("audit.control", a.control, f"one of {', '.join(CONTROLS)}")
     if conf.seed is not None:

@@ -12,6 +12,7 @@ from scipy import stats
 
 __all__ = [
     "bimodality_coefficient",
+    "cluster_sizes",
     "effective_clusters",
     "entropy",
     "esteban_ray",
@@ -85,7 +86,12 @@ def esteban_ray(
 
 
 def effective_clusters(sizes: np.ndarray) -> float:
-    """Effective number of clusters ``(Σ c)² / Σ c²``.
+    """Effective number of clusters ``(Σ c)² / Σ c²`` (e.g. of :func:`cluster_sizes`).
+
+    References
+    ----------
+    .. [1] Laakso, M., Taagepera, R. (1979). "Effective" number of parties: a measure
+       with application to West Europe. Comparative Political Studies 12(1):3-27.
 
     Examples
     --------
@@ -94,6 +100,41 @@ def effective_clusters(sizes: np.ndarray) -> float:
     """
     c = np.asarray(sizes, dtype=float)
     return float(c.sum() ** 2 / np.sum(c**2)) if c.sum() > 0 else 0.0
+
+
+def cluster_sizes(values: np.ndarray, *, resolution: float = 1e-3) -> np.ndarray:
+    """Sizes of the opinion clusters: maximal runs of sorted values with gaps below ``resolution``.
+
+    At convergence, bounded-confidence clusters are points at least ``ε`` apart
+    (Deffuant et al. 2000), so any ``resolution < ε`` finds the same final clusters;
+    before, a dense spread of opinions is one cluster.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+    resolution : float, default=1e-3
+        Consecutive sorted values at least this far apart start a new cluster.
+
+    Returns
+    -------
+    ndarray of shape (n_clusters,)
+        Cluster sizes, from the lowest cluster up; they sum to ``n``.
+
+    References
+    ----------
+    .. [1] Deffuant, Neau, Amblard, Weisbuch (2000). Mixing beliefs among interacting
+       agents. Advances in Complex Systems 3:87-98.
+
+    Examples
+    --------
+    >>> cluster_sizes(np.array([0.5, 0.1, 0.1004, 0.9, 0.5]), resolution=1e-3).tolist()
+    [2, 2, 1]
+    """
+    v = np.sort(np.asarray(values, dtype=float))
+    if len(v) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(v) >= resolution) + 1, [len(v)]])
+    return np.diff(starts)
 
 
 def mean_pairwise_distance(values: np.ndarray) -> float:

@@ -1,6 +1,7 @@
-"""User behaviour: choice among options, and opinion and taste dynamics.
+"""User behaviour: choice among options, content-driven opinion drift, taste drift.
 
 Pure, vectorised functions over the active users of a step; the model wires them.
+Social influence between users is in :mod:`~ampaudit.simulations.opinion`.
 Utilities follow DESIGN §3.3 step 6:
 ``U_ij = b_taste·(u_i·v_j) − b_dist·|x_i − e_j| + b_appeal·α_i·appeal_j + b_q·q_j
 − b_pos·log(1 + rank) + Gumbel`` and an outside option ``U_0 = τ + Gumbel``.
@@ -8,7 +9,7 @@ Utilities follow DESIGN §3.3 step 6:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,13 +17,13 @@ from ampaudit.core.errors import ConfigError, check_range
 
 from .catalog import Catalog
 from .choice import CHOICE_MODELS
+from .opinion import OpinionConf
 from .population import Population, unit_rows
 
 __all__ = [
     "BehaviorConf",
     "content_drift",
     "item_utility",
-    "social_influence",
     "taste_drift",
     "visible_utility",
 ]
@@ -51,13 +52,17 @@ class BehaviorConf:
         ``μ`` of bounded-confidence content drift ``x += μ·σ·(e − x)`` when
         ``|e − x| < ε``.
     anchoring : float, default=0.01
-        Stubbornness ``ρ``: each active step ``x += ρ·(x0 − x)``.
+        Stubbornness ``ρ``: each active step ``x += ρ·(x0 − x)``
+        (:func:`~ampaudit.simulations.opinion.anchoring`).
     taste_rate : float, default=0.05
         ``λ`` of taste drift ``u ← normalise((1 − λ)·u + λ·v)``.
     p_social : float, default=0.5
-        Probability that an active user meets a random graph neighbour.
-    social_rate : float, default=0.05
-        Deffuant rate: ``x_i += μ_s·(x_j − x_i)`` when ``|x_i − x_j| < ε_i``.
+        Probability that an active user meets a partner (a random graph neighbour,
+        or the one the ``people`` recommender picks).
+    opinion : OpinionConf
+        Opinion dynamics of those meetings; by default one-sided Deffuant,
+        ``x_i += μ·(x_j − x_i)`` when ``|x_i − x_j| < ε_i`` with ``μ = 0.05`` and
+        ``ε_i`` the user's latitude (see :class:`~ampaudit.simulations.opinion.OpinionConf`).
     radical_threshold : float, default=0.7
         ``θ``: a user with ``|x| ≥ θ`` (distance from the centre; ``x`` itself on a
         one-sided axis) counts as radicalised.
@@ -93,7 +98,7 @@ class BehaviorConf:
     anchoring: float = 0.01
     taste_rate: float = 0.05
     p_social: float = 0.5
-    social_rate: float = 0.05
+    opinion: OpinionConf = field(default_factory=OpinionConf)
     radical_threshold: float = 0.7
     choice: str = "logit"
     rank_discount: float = 0.8
@@ -114,7 +119,7 @@ class BehaviorConf:
         ):
             check_range(f"{prefix}.{name}", getattr(self, name), low=0, high=1)
         check_range(f"{prefix}.p_follow + p_search", self.p_follow + self.p_search, high=1)
-        check_range(f"{prefix}.social_rate", self.social_rate, low=0, high=0.5)
+        self.opinion.validate(f"{prefix}.opinion")
         check_range(f"{prefix}.search_pool", self.search_pool, low=1)
         for name in ("b_taste", "b_dist", "b_appeal", "b_quality", "b_pos"):
             check_range(f"{prefix}.{name}", getattr(self, name), low=0)
@@ -252,30 +257,7 @@ def content_drift(
     population.x[users] = np.where(near, x + rate * population.susceptibility[users] * gap, x)
 
 
-def anchor(population: Population, users: np.ndarray, rate: float) -> None:
-    """Pull active users' opinions back toward their anchors ``x0``, in place."""
-    x = population.x[users]
-    population.x[users] = x + rate * (population.x0[users] - x)
-
-
 def taste_drift(population: Population, users: np.ndarray, topics: np.ndarray, rate: float) -> None:
     """``u ← normalise((1 − λ)·u + λ·v)`` for each user and consumed topic, in place."""
     mixed = (1 - rate) * population.taste[users] + rate * topics
     population.taste[users] = unit_rows(mixed.astype(np.float32))
-
-
-def social_influence(
-    population: Population, users: np.ndarray, peers: np.ndarray, rate: float
-) -> None:
-    """Asymmetric Deffuant update: each user moves toward their peer, in place.
-
-    ``x_i += rate·(x_j − x_i)`` where ``|x_i − x_j| < ε_i``, using opinions from
-    before the update. Only the active user moves (the peer updates on its own
-    active steps), which keeps the update exactly convex under vectorisation.
-    ``peers[r] = -1`` means no meeting.
-    """
-    met = peers >= 0
-    users, peers = users[met], peers[met]
-    xi, xj = population.x[users], population.x[peers]
-    near = np.abs(xj - xi) < population.latitude[users]
-    population.x[users] = np.where(near, xi + rate * (xj - xi), xi)

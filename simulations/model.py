@@ -29,14 +29,13 @@ from ampaudit.core.trace import Trace
 
 from .behavior import (
     BehaviorConf,
-    anchor,
     content_drift,
     item_utility,
-    social_influence,
     taste_drift,
     visible_utility,
 )
 from .choice import choose
+from .opinion import anchoring, opinion_step
 from .world import World
 
 __all__ = ["AuditModel"]
@@ -121,8 +120,9 @@ class AuditModel(mesa.Model):
         Keep every impression (feed slots, and organic consumption) so the run can
         be exported as a platform-style impression log (:meth:`impression_log`).
     people : PeopleRecommender, optional
-        Picks social-influence partners (``peers(users, data, rng=...)``); by
-        default a uniformly random graph neighbour.
+        Picks social-influence partners (``peers(users, data, rng=..., opinions=...)``;
+        true opinions only for one marked ``privileged``); by default a uniformly
+        random graph neighbour.
     interventions : sequence, default=()
         Objects with any of the hooks ``on_catalog(model)``,
         ``on_candidates(model, users, items, scores) -> (items, scores)``,
@@ -400,9 +400,18 @@ class AuditModel(mesa.Model):
         if self.people is None:
             peers = random_member(self._adj_indptr, self._adj_indices, active, social_u[:, 1])
         else:
-            peers = self.people.peers(active, self.platform_data(), rng=rng)
-        social_influence(pop, active, np.where(meets, peers, -1), conf.social_rate)
-        anchor(pop, active, conf.anchoring)
+            truth = pop.x if getattr(self.people, "privileged", False) else None
+            peers = self.people.peers(active, self.platform_data(), rng=rng, opinions=truth)
+        # met users' uniforms lie in [0, p_social) iid: their order is a random one
+        pop.x[:] = opinion_step(
+            conf.opinion,
+            pop.x,
+            active,
+            np.where(meets, peers, -1),
+            latitude=pop.latitude,
+            order=social_u[:, 0],
+        )
+        pop.x[active] = anchoring(pop.x[active], pop.x0[active], conf.anchoring)
 
         # 8. the platform logs the step and the recommender learns
         self.log.append(c_users, c_items, t, c_chan)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from ampaudit.simulations.behavior import (
-    anchor,
     content_drift,
-    social_influence,
     taste_drift,
 )
 from ampaudit.simulations.choice import CHOICE_MODELS, choose
@@ -126,25 +124,8 @@ def test_content_drift_stays_in_unit_interval_and_latitude(xs, data):
     assert np.all(np.abs(e[inside] - pop.x[inside]) <= np.abs(e[inside] - before[inside]) + 1e-12)
 
 
-@settings(max_examples=60, deadline=None)
-@given(opinions, st.data())
-def test_social_influence_convex_and_bounded(xs, data):
-    n = len(xs)
-    peers = np.array(data.draw(st.lists(st.integers(-1, n - 1), min_size=n, max_size=n)))
-    lat = np.array(data.draw(st.lists(st.floats(0.01, 1), min_size=n, max_size=n)))
-    pop = _population(xs, lat)
-    before = pop.x.copy()
-    social_influence(pop, np.arange(n), peers, rate=0.5)
-    assert np.all((pop.x >= 0) & (pop.x <= 1))
-    far = (peers < 0) | (np.abs(before[np.maximum(peers, 0)] - before) >= lat)
-    assert np.array_equal(pop.x[far], before[far])
-
-
-def test_anchor_and_taste_drift():
+def test_taste_drift():
     pop = _population([0.9], [0.2])
-    pop.x0[:] = 0.1
-    anchor(pop, np.array([0]), 0.5)
-    assert np.isclose(pop.x[0], 0.5)
     taste_drift(pop, np.array([0]), np.array([[0, 1, 0, 0]], dtype=np.float32), 0.5)
     assert np.isclose(np.linalg.norm(pop.taste[0]), 1.0, atol=1e-6)
     assert np.isclose(pop.taste[0, 0], pop.taste[0, 1], atol=1e-6)

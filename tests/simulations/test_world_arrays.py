@@ -23,8 +23,9 @@ from ampaudit.simulations import (
     save_world_arrays,
     world_arrays,
 )
-from ampaudit.simulations.behavior import anchor, content_drift, item_utility, social_influence
+from ampaudit.simulations.behavior import content_drift, item_utility
 from ampaudit.simulations.example_worlds import two_sided_example
+from ampaudit.simulations.opinion import OpinionConf, anchoring, opinion_step
 from ampaudit.simulations.worldfile import SCHEMA
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -416,8 +417,8 @@ def test_opinion_dynamics_stay_on_a_two_sided_axis(xs, data):
     content_drift(pop, users, e, rate=1.0)
     # a convex step toward the item, never past it
     assert np.all(np.abs(e - pop.x) <= np.abs(e - before) + 1e-12)
-    social_influence(pop, users, peers, rate=0.5)
-    anchor(pop, users, 0.3)
+    pop.x = opinion_step(OpinionConf(mu=0.5), pop.x, users, peers, latitude=pop.latitude)
+    pop.x = anchoring(pop.x, pop.x0, 0.3)
     assert np.all((pop.x >= -1) & (pop.x <= 1))
 
 
