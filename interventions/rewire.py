@@ -11,10 +11,13 @@ non-harmful item lowers ``Q[u, v]`` by ``p``; ``F`` changes by a rank-1
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from ampaudit.core.intervention import ActionKind, PlatformView
 from ampaudit.core.protocols import offers
 
 from .base import Intervention
@@ -187,6 +190,7 @@ class RewireIntervention(Intervention):
        next recommendations to reduce radicalization pathways. WWW.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {}  # it records values, not actions
     name = "rewire"
 
     def __init__(
@@ -221,20 +225,21 @@ class RewireIntervention(Intervention):
         if self.strategy not in ("greedy", "random"):
             raise ConfigError("rewire.strategy", self.strategy, "greedy or random")
 
-    def on_item_graph(self, model) -> None:
+    def on_item_graph(self, view: PlatformView) -> None:
         """Rewire the watch-next graph every ``every`` steps and record segregation."""
-        if not offers(model.recommender, "related") or model.t % self.every != 0:
+        rec = view.recommender
+        if rec is None or not offers(rec, "related") or view.t % self.every != 0:
             return
-        n = model.catalog.n_visible(model.t)
+        n = view.catalog.n_visible(view.t)
         if n > self.max_items:
-            model.record_value(f"{self.name}.z_mean_before", float("nan"))
+            view.record_value(f"{self.name}.z_mean_before", float("nan"))
             return
-        links = model.recommender.related(np.arange(n), self.d)
+        links = rec.related(np.arange(n), self.d)  # type: ignore[attr-defined]  # offered
         links = np.where(links >= 0, links, np.arange(n)[:, None])  # pad with self-loops
-        harmful = model.catalog.score[:n] >= self.threshold
+        harmful = view.catalog.score[:n] >= self.threshold
         if harmful.sum() == 0:
             return
-        features = model.catalog.topics[:n]
+        features = view.catalog.topics[:n]
         relevance = features @ features.T
         result = rewire(
             links,
@@ -246,11 +251,11 @@ class RewireIntervention(Intervention):
             rng=self.rng,
         )
         z0, z1 = result.z_history[0], result.z_history[-1]
-        model.record_value(f"{self.name}.z_mean_before", float(z0.mean()))
-        model.record_value(f"{self.name}.z_mean_after", float(z1.mean()))
-        model.record_value(f"{self.name}.z_max_after", float(z1.max()))
+        view.record_value(f"{self.name}.z_mean_before", float(z0.mean()))
+        view.record_value(f"{self.name}.z_mean_after", float(z1.mean()))
+        view.record_value(f"{self.name}.z_max_after", float(z1.max()))
         lost = [relevance[u, v] - relevance[u, w] for u, v, w in result.moves]
-        model.record_value(f"{self.name}.relevance_lost", float(np.sum(lost)) if lost else 0.0)
+        view.record_value(f"{self.name}.relevance_lost", float(np.sum(lost)) if lost else 0.0)
         self.links_ = result.links
 
 
