@@ -265,15 +265,15 @@ def test_diversify_counts_promotions_per_user():
 
     recorded = []
     topics = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # items 0 and 1 alike
-    model = SimpleNamespace(
+    view = SimpleNamespace(
         slate_size=2,
         catalog=SimpleNamespace(topics=topics),
         record_action=lambda name, action, items: recorded.append((action, items.tolist())),
     )
     iv = DiversifyIntervention(trade_off=0.3)
-    iv.reset(model)
+    iv.reset(view, np.random.default_rng(0))
     items = np.array([[0, 1, 2], [2, 0, 1]])
-    new, _ = iv.on_candidates(model, np.arange(2), items, np.zeros((2, 3)))
+    new, _ = iv.on_candidates(view, np.arange(2), items, np.zeros((2, 3)))
     assert new[:, :2].tolist() == [[0, 2], [2, 0]]
     # user 0's item 2 came from third place; user 1's slate kept its top two
     assert recorded == [("promoted", [2])]
