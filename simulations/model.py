@@ -230,7 +230,9 @@ class AuditModel(mesa.Model):
         """Tally what an intervention did this step, by the true category of the items.
 
         Interventions see only the platform's view; the harness knows the truth, so
-        costs (news or counter-speech removed or demoted) are counted here.
+        costs (news or counter-speech removed or demoted) are counted here. The
+        action's declared kind goes to ``trace.action_kinds``; an action the
+        intervention does not declare raises ``UndeclaredActionError``.
         """
         key = f"{intervention}.{action}"
         counts = self.trace.actions.get(key)
