@@ -8,14 +8,13 @@ their difference is the algorithm's, not noise.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ampaudit.config import RunConf, make_people, make_recommender
+from ampaudit.config import RunConf, make_intervention, make_people, make_recommender
 from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.seeding import draw_entropy, replicate_streams
 from ampaudit.core.trace import Trace
@@ -286,7 +285,8 @@ def run_audit(
                     # recommender against itself gives identical arms
                     recommender_rng=np.random.default_rng(streams["recommender"]),
                     people=make_people(conf.people),
-                    interventions=_arm_interventions(conf, arm, streams["interventions"]),
+                    interventions=_arm_interventions(conf, arm),
+                    intervention_seed=streams["interventions"],
                     record_impressions=a.export_log,
                 )
                 traces[arm] = model.run(progress)
@@ -374,22 +374,15 @@ def _actions(run: ArmRun, trace: Trace) -> None:
             run.final[f"action.{key}.{name}"] = float(counts[:, c].sum())
 
 
-def _arm_interventions(conf: RunConf, arm: str, stream: np.random.SeedSequence) -> list[Any]:
-    """Fresh interventions of an arm, each seeded by its name (same draws in every arm)."""
+def _arm_interventions(conf: RunConf, arm: str) -> list[Any]:
+    """Fresh interventions of an arm, named by their config keys.
+
+    The model hands each its stream at ``reset``, keyed by that name, so an
+    intervention draws the same numbers in every arm it is in.
+    """
     if not arm.startswith("+"):
         return []
-    from hydra.utils import instantiate
-
-    out = []
-    for name in arm[1:].split("+"):
-        intervention = instantiate(conf.interventions[name])
-        intervention.name = name
-        key = zlib.crc32(name.encode())
-        intervention.seed = np.random.SeedSequence(
-            stream.entropy, spawn_key=(*stream.spawn_key, key)
-        )
-        out.append(intervention)
-    return out
+    return [make_intervention(name, conf.interventions[name]) for name in arm[1:].split("+")]
 
 
 def _arm_recommender(conf: RunConf, arm: str) -> Any:

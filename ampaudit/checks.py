@@ -11,12 +11,15 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 import numpy as np
 
+from ampaudit.core.intervention import ACTION_KINDS, PlatformView, UndeclaredActionError
+from ampaudit.core.intervention import HOOKS as INTERVENTION_HOOKS
+from ampaudit.core.intervention import Intervention as InterventionProtocol
 from ampaudit.core.platform import InteractionLog, ItemView, PlatformData, StepBatch
 from ampaudit.core.protocols import offers
 from ampaudit.core.ranking import has_repeats
@@ -471,7 +474,7 @@ def check_recommender(recommender: Any) -> list[CheckResult]:
 
 # -- interventions -----------------------------------------------------------------
 
-HOOKS = ("on_catalog", "on_candidates", "on_slate", "on_choice", "on_item_graph")
+HOOKS = tuple(INTERVENTION_HOOKS)
 
 
 class _Spy:
@@ -482,22 +485,26 @@ class _Spy:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def on_candidates(self, model, users, items, scores):
+    def on_candidates(
+        self, view: PlatformView, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> None:
         if items.shape != scores.shape or len(items) != len(users):
             self.problems.append(f"on_candidates returned shapes {items.shape}/{scores.shape}")
-        n = model.catalog.n_visible(model.t)
+        n = view.catalog.n_visible(view.t)
         if ((items < -1) | (items >= n)).any():
             self.problems.append("on_candidates returned ids outside the visible catalog")
         if has_repeats(items):
             self.problems.append("on_candidates put an item twice in one list")
 
-    def on_slate(self, model, users, slates):
-        if slates.shape != (len(users), model.slate_size):
+    def on_slate(self, view: PlatformView, users: np.ndarray, slates: np.ndarray) -> None:
+        if slates.shape != (len(users), view.slate_size):
             self.problems.append(f"on_slate returned shape {slates.shape}")
         if has_repeats(slates):
             self.problems.append("on_slate put an item twice in one slate")
 
-    def on_choice(self, model, users, slates, utility):
+    def on_choice(
+        self, view: PlatformView, users: np.ndarray, slates: np.ndarray, utility: np.ndarray
+    ) -> None:
         if utility.shape != slates.shape:
             self.problems.append(f"on_choice returned shape {utility.shape}")
 
@@ -536,10 +543,35 @@ def _intervention_run(intervention: Any, n_steps: int = 6) -> tuple[Any, _Spy]:
 
 
 def check_intervention_protocol(iv: Any) -> None:
-    """Has ``reset`` and ``check_params`` and at least one pipeline hook."""
-    _require(callable(getattr(iv, "reset", None)), "no reset(model) method")
+    """Has ``reset(view, rng)``, ``check_params``, ``actions`` and at least one hook."""
+    reset = getattr(iv, "reset", None)
+    if not callable(reset):
+        raise CheckFailure("no reset(view, rng) method")
+    try:
+        inspect.signature(reset).bind(None, None)
+    except TypeError:
+        raise CheckFailure(
+            f"reset{inspect.signature(reset)} does not take (view, rng): the stream "
+            "arrives at reset"
+        ) from None
     _require(callable(getattr(iv, "check_params", None)), "no check_params() method")
     _require(any(callable(getattr(iv, h, None)) for h in HOOKS), f"none of the hooks {HOOKS}")
+    _require(isinstance(iv, InterventionProtocol), "no name or no actions declaration")
+
+
+def check_actions_declared(iv: Any) -> None:
+    """``actions`` maps action names to kinds, and a short run records only those."""
+    actions = getattr(iv, "actions", None)
+    if not isinstance(actions, Mapping):
+        raise CheckFailure(
+            "no actions mapping (action name -> 'restrictive', 'promotive' or 'neutral')"
+        )
+    bad = {a: k for a, k in actions.items() if k not in ACTION_KINDS or not isinstance(a, str)}
+    _require(not bad, f"actions of unknown kind {bad}: expected {', '.join(ACTION_KINDS)}")
+    try:
+        _intervention_run(iv)  # the simulator refuses an undeclared action
+    except UndeclaredActionError as exc:
+        raise CheckFailure(str(exc)) from None
 
 
 def check_default_params_valid(iv: Any) -> None:
@@ -568,6 +600,7 @@ def check_intervention_config(iv: Any) -> None:
 
 INTERVENTION_CHECKS: tuple[Callable[[Any], None], ...] = (
     check_intervention_protocol,
+    check_actions_declared,
     check_default_params_valid,
     check_hooks_keep_the_contract,
     check_intervention_deterministic,

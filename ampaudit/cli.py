@@ -25,6 +25,10 @@ commands:
                        run the conformance suite on a recommender: a built-in name, an
                        installed plugin name, an import path (package.module:Class), or
                        the http(s):// URL of a recommender service (the remote adapter)
+  check-intervention TARGET
+                       run the conformance suite on an intervention: a built-in name, an
+                       installed plugin name (entry-point group ampaudit.interventions) or
+                       an import path (package.module:Class)
   serve-stub --recommender NAME [--port N]
                        serve a built-in recommender over the HTTP protocol on 127.0.0.1
                        (the reference implementation of a platform's service)
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return sensitivity_main(rest)
     if command == "check-recommender":
         return check_command(rest)
+    if command == "check-intervention":
+        return check_intervention_command(rest)
     if command == "serve-stub":
         return serve_command(rest)
     if command == "audit-log":
@@ -350,6 +356,28 @@ def check_command(args: list[str]) -> int:
     except (ConfigError, RemoteRecommenderError) as exc:
         print(f"ampaudit: error: {exc}", file=sys.stderr)
         return 2
+    return _print_checks(results)
+
+
+def check_intervention_command(args: list[str]) -> int:
+    """``ampaudit check-intervention TARGET``: one line per check; 1 if any fails."""
+    parser = argparse.ArgumentParser(prog="ampaudit check-intervention")
+    parser.add_argument("target", help="built-in name, plugin name, or package.module:Class")
+    ns = parser.parse_args(args)
+    from ampaudit.checks import check_intervention
+    from ampaudit.core.errors import ConfigError
+    from ampaudit.plugins import resolve_intervention
+
+    try:
+        results = check_intervention(resolve_intervention(ns.target))
+    except ConfigError as exc:
+        print(f"ampaudit: error: {exc}", file=sys.stderr)
+        return 2
+    return _print_checks(results)
+
+
+def _print_checks(results: list) -> int:
+    """One line per check and a summary; the exit code is 1 if any check failed."""
     width = max(len(r.name) for r in results)
     for r in results:
         line = f"{r.status.upper():4}  {r.name.ljust(width)}"

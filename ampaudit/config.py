@@ -26,8 +26,10 @@ __all__ = [
     "AuditSection",
     "RunConf",
     "TrackingConf",
+    "check_intervention_params",
     "check_recommender_params",
     "compose_conf",
+    "make_intervention",
     "register_configs",
     "validate",
 ]
@@ -149,9 +151,15 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="ampaudit_schema", node=RunConf)
     from ampaudit.interventions import CONFS as INTERVENTION_CONFS
+    from ampaudit.plugins import INTERVENTION_PLUGIN_TARGET, installed_interventions
 
     for name, conf in INTERVENTION_CONFS.items():
         cs.store(group="schema/interventions", name=name, node=conf)
+    # installed plugins are options of the group like the built-ins' YAML files:
+    # `interventions=[downrank,myplugin]`, `+interventions.myplugin.params.x=1`
+    for name in installed_interventions():
+        node = {"_target_": INTERVENTION_PLUGIN_TARGET, "name": name, "params": {}}
+        cs.store(group="interventions", name=name, node={name: node})
     for name, conf in CONFS.items():
         cs.store(group="schema/recommender", name=name, node=conf)
 
@@ -174,7 +182,7 @@ def compose_conf(overrides: Sequence[str] = ()) -> RunConf:
         apply (an unknown key, a value of the wrong type).
     """
     from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
+    from hydra.errors import HydraException, MissingConfigException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -183,11 +191,41 @@ def compose_conf(overrides: Sequence[str] = ()) -> RunConf:
         with initialize_config_module("ampaudit.configs", version_base="1.3"):
             cfg = compose("config", overrides=list(overrides))
         conf: RunConf = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    except MissingConfigException as exc:
+        group, _, option = str(exc.missing_cfg_file or "").rpartition("/")
+        options = group_options(group) if group else []
+        if not options:
+            raise ConfigError("overrides", " ".join(overrides), f"valid overrides ({exc})") from exc
+        raise ConfigError(group, option, f"one of {', '.join(options)}") from exc
     except (HydraException, OmegaConfBaseException) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError("overrides", " ".join(overrides), f"valid overrides ({message})") from exc
     validate(conf)
     return conf
+
+
+def group_options(group: str) -> list[str]:
+    """Options of config group ``group``: its packaged YAML files and registered configs.
+
+    For ``interventions``, the built-ins and every installed plugin
+    (:func:`register_configs` adds those).
+
+    Examples
+    --------
+    >>> "downrank" in group_options("interventions")
+    True
+    """
+    from importlib.resources import files
+
+    folder = files("ampaudit.configs").joinpath(group)
+    entries = folder.iterdir() if folder.is_dir() else ()
+    names = {p.name.removesuffix(".yaml") for p in entries if p.name.endswith(".yaml")}
+    try:
+        stored = ConfigStore.instance().list(group)
+    except OSError:  # no such group in the store
+        stored = []
+    names.update(name.removesuffix(".yaml") for name in stored)
+    return sorted(names)
 
 
 def validate(conf: RunConf) -> None:
@@ -231,10 +269,30 @@ def validate(conf: RunConf) -> None:
 
 
 def make_intervention(name: str, spec: Any) -> Any:
-    """Build intervention ``name`` from its config and check its parameters now."""
+    """Build intervention ``name`` from its config and check its parameters now.
+
+    ``spec`` is a config with ``_target_`` (a built-in's dataclass, any importable
+    class with its parameters) or an installed plugin's
+    (``_target_: ampaudit.plugins.load_intervention``, ``name``, ``params``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the field: an unknown plugin, a parameter the constructor does not
+        take, a value ``check_params`` refuses.
+    """
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
+    from ampaudit.plugins import INTERVENTION_PLUGIN_TARGET, resolve_intervention, spec_value
+
+    if spec_value(spec, "_target_") == INTERVENTION_PLUGIN_TARGET:
+        plugin = str(spec_value(spec, "name"))
+        try:
+            resolve_intervention(plugin)
+        except ConfigError as exc:
+            raise ConfigError(f"interventions.{name}.name", plugin, exc.allowed) from exc
+    check_intervention_params(name, spec)
     try:
         intervention = instantiate(spec)
     except InstantiationException as exc:
@@ -310,21 +368,44 @@ def check_recommender_params(spec: Any) -> None:
     ConfigError
         For the first parameter the constructor does not take, named by its field.
     """
-    from hydra.utils import get_object
-
     from ampaudit.plugins import load_recommender, resolve_recommender
+
+    _check_constructor_params(spec, "recommender", load_recommender, resolve_recommender)
+
+
+def check_intervention_params(name: str, spec: Any) -> None:
+    """Check intervention ``name``'s parameter names against its constructor's signature.
+
+    As :func:`check_recommender_params`, for the config ``interventions.<name>``
+    (an installed plugin's parameters live under ``interventions.<name>.params``).
+
+    Raises
+    ------
+    ConfigError
+        For the first parameter the constructor does not take, named by its field.
+    """
+    from ampaudit.plugins import load_intervention, resolve_intervention
+
+    _check_constructor_params(
+        spec, f"interventions.{name}", load_intervention, resolve_intervention
+    )
+
+
+def _check_constructor_params(spec: Any, field_name: str, loader: Any, resolve: Any) -> None:
+    """Parameters of config ``field_name`` that its class's constructor does not take."""
+    from hydra.utils import get_object
 
     items = _items(spec)
     target = items.get("_target_")
     if not isinstance(target, str):
         return
     try:
-        if get_object(target) is load_recommender:
-            cls = resolve_recommender(str(items.get("name")))
-            prefix, params = "recommender.params.", _items(items.get("params"))
+        if get_object(target) is loader:
+            cls = resolve(str(items.get("name")))
+            prefix, params = f"{field_name}.params.", _items(items.get("params"))
         else:
             cls = get_object(target)
-            prefix = "recommender."
+            prefix = f"{field_name}."
             params = {k: v for k, v in items.items() if k not in _HYDRA_KEYS}
         signature = inspect.signature(cls)
     except (ConfigError, ImportError, AttributeError, TypeError, ValueError):

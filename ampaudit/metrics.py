@@ -6,11 +6,13 @@ Every function is pure. Per-step series are keyed ``family.category`` (e.g.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ampaudit.core.categories import CATEGORIES, CHANNELS, EXTREME
+from ampaudit.core.intervention import ACTION_KINDS, UndeclaredActionError
 from ampaudit.core.trace import Trace
 from ampaudit.polarization import (
     bimodality_coefficient,
@@ -41,8 +43,6 @@ __all__ = [
 OPINION_BINS = 20
 #: Categories of legitimate content: acting on them is collateral.
 LEGITIMATE = ("mainstream", "news", "counter")
-#: Intervention actions that take content away from users (demote, hide, remove).
-RESTRICTIVE = ("demoted", "capped", "interstitial", "removed")
 
 #: Categories whose per-channel consumption share is tracked per step.
 CHANNEL_TRACKED = ("borderline", "extreme")
@@ -304,7 +304,7 @@ def final_metrics(trace: Trace) -> dict[str, float]:
     for when, x in (("start", trace.x0), ("end", trace.x)):
         for b, share in enumerate(opinion_histogram(x, span=trace.opinion_range)):
             out[f"opinion_hist.{when}.b{b:02d}"] = float(share)
-    out.update(intervention_costs(trace.actions))
+    out.update(intervention_costs(trace.actions, trace.action_kinds))
     assert CATEGORIES[EXTREME] == "extreme"
     return out
 
@@ -323,27 +323,44 @@ def opinion_histogram(
     return counts / max(len(x), 1)
 
 
-def intervention_costs(actions: dict[str, np.ndarray]) -> dict[str, float]:
+def intervention_costs(
+    actions: Mapping[str, np.ndarray], kinds: Mapping[str, str]
+) -> dict[str, float]:
     """Expression costs of a run's interventions over the horizon.
 
-    ``collateral`` counts item-step events in which an intervention demoted,
-    capped, hid behind an interstitial or removed a legitimate item (mainstream,
-    news, counter-speech, by true category); ``collateral.<cat>`` splits it.
-    ``wrongful_removals`` counts lawful items removed by moderation and
-    ``restored`` those put back on appeal. Arms without interventions get zeros,
-    so every arm has a cost.
+    ``collateral`` counts item-step events in which an intervention took a legitimate
+    item (mainstream, news, counter-speech, by true category) away from users with an
+    action it declares ``restrictive`` (demoted, capped, hid behind an interstitial,
+    removed); ``collateral.<cat>`` splits it. ``wrongful_removals`` counts lawful
+    items removed by moderation (actions named ``wrongful_removal``) and ``restored``
+    those put back on appeal (actions named ``restored``). Arms without interventions
+    get zeros, so every arm has a cost.
 
     Parameters
     ----------
-    actions : dict of str to ndarray of shape (n_steps, n_categories)
+    actions : mapping of str to ndarray of shape (n_steps, n_categories)
         ``Trace.actions``: counts keyed ``<intervention>.<action>``.
+    kinds : mapping of str to str
+        ``Trace.action_kinds``: the declared kind of every key of ``actions``.
+
+    Raises
+    ------
+    UndeclaredActionError
+        For an action without a declared kind: it would otherwise count as no cost.
     """
     out = {f"collateral.{cat}": 0.0 for cat in LEGITIMATE}
     out["wrongful_removals"] = out["restored"] = 0.0
     for key, counts in actions.items():
         action = key.rsplit(".", 1)[-1]
+        kind = kinds.get(key)
+        if kind not in ACTION_KINDS:
+            declared = "no declared kind" if kind is None else f"the unknown kind {kind!r}"
+            raise UndeclaredActionError(
+                f"action {key!r} has {declared}: an intervention declares every action it "
+                f"records in its `actions`, as one of {', '.join(ACTION_KINDS)}"
+            )
         totals = counts.sum(axis=0)
-        if action in RESTRICTIVE:
+        if kind == "restrictive":
             for cat in LEGITIMATE:
                 out[f"collateral.{cat}"] += float(totals[CATEGORIES.index(cat)])
         elif action == "wrongful_removal":

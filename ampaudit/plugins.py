@@ -1,13 +1,17 @@
-"""Finding recommenders by name: built-ins, installed plugins, import paths.
+"""Finding plugins by name: built-ins, installed plugins, import paths.
 
 Third-party packages register recommenders under the entry-point group
-``ampaudit.recommenders``::
+``ampaudit.recommenders`` and interventions under ``ampaudit.interventions``::
 
     [project.entry-points."ampaudit.recommenders"]
     myrec = "mypackage.recs:MyRecommender"
 
+    [project.entry-points."ampaudit.interventions"]
+    mycap = "mypackage.interventions:MyCapIntervention"
+
 and are then usable as ``ampaudit run recommender=plugin recommender.name=myrec``
-and ``ampaudit check-recommender myrec``.
+and ``ampaudit check-recommender myrec``; ``ampaudit run 'interventions=[mycap]'``
+and ``ampaudit check-intervention mycap``.
 """
 
 from __future__ import annotations
@@ -18,15 +22,21 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ampaudit.core.errors import ConfigError
+from ampaudit.interventions import INTERVENTIONS
 from ampaudit.recommenders import REGISTRY
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "INTERVENTION_ENTRY_POINT_GROUP",
+    "INTERVENTION_PLUGIN_TARGET",
     "PLUGIN_TARGET",
     "describe_system",
+    "installed_interventions",
     "installed_plugins",
+    "load_intervention",
     "load_recommender",
     "recommender_name",
+    "resolve_intervention",
     "resolve_recommender",
     "spec_value",
     "system_label",
@@ -34,15 +44,37 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "ampaudit.recommenders"
+INTERVENTION_ENTRY_POINT_GROUP = "ampaudit.interventions"
 #: The ``_target_`` of ``configs/recommender/plugin.yaml`` (:func:`load_recommender`).
 PLUGIN_TARGET = f"{__name__}.load_recommender"
+#: The ``_target_`` of an installed intervention plugin's config (:func:`load_intervention`).
+INTERVENTION_PLUGIN_TARGET = f"{__name__}.load_intervention"
 #: ``host:port`` without a scheme: a service URL, not ``module:Class``.
 _HOST_PORT = re.compile(r"(localhost|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}(/.*)?")
 
 
-def installed_plugins() -> dict[str, Any]:
-    """Entry points of the ``ampaudit.recommenders`` group, by name."""
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+def installed_plugins(group: str = ENTRY_POINT_GROUP) -> dict[str, Any]:
+    """Entry points of ``group`` (default: ``ampaudit.recommenders``), by name."""
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def installed_interventions() -> dict[str, Any]:
+    """Entry points of the ``ampaudit.interventions`` group, by name.
+
+    A plugin named like a built-in is shadowed by the built-in and not listed.
+    """
+    plugins = installed_plugins(INTERVENTION_ENTRY_POINT_GROUP)
+    return {name: ep for name, ep in plugins.items() if name not in INTERVENTIONS}
+
+
+def _import_target(target: str) -> Any | None:
+    """The object ``package.module:Class`` or ``package.module.Class`` names (None: not a path)."""
+    module_name, sep, attr = target.partition(":")
+    if not sep:
+        module_name, _, attr = target.rpartition(".")
+    if not (module_name and attr):
+        return None
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def resolve_recommender(target: str) -> Any:
@@ -70,14 +102,12 @@ def resolve_recommender(target: str) -> Any:
         return plugins[target].load()
     if _HOST_PORT.fullmatch(target):
         raise ConfigError("recommender", target, f"a service URL with its scheme: http://{target}")
-    module_name, sep, attr = target.partition(":")
-    if not sep:
-        module_name, _, attr = target.rpartition(".")
-    if module_name and attr:
-        try:
-            return getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError("recommender", target, f"an importable class ({exc})") from exc
+    try:
+        found = _import_target(target)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError("recommender", target, f"an importable class ({exc})") from exc
+    if found is not None:
+        return found
     known = ", ".join([*REGISTRY, *plugins])
     raise ConfigError(
         "recommender", target, f"a built-in or plugin name ({known}) or an import path"
@@ -90,6 +120,50 @@ def load_recommender(name: str, params: dict[str, Any] | None = None) -> Any:
     The Hydra target of ``configs/recommender/plugin.yaml``.
     """
     return resolve_recommender(name)(**dict(params or {}))
+
+
+def resolve_intervention(target: str) -> Any:
+    """Return the intervention class that ``target`` names.
+
+    ``target`` is a built-in name (``downrank``), an installed plugin's entry-point
+    name (group ``ampaudit.interventions``), or an import path
+    (``package.module:Class`` or ``package.module.Class``).
+
+    Raises
+    ------
+    ConfigError
+        Naming what was looked for and every built-in and installed plugin.
+
+    Examples
+    --------
+    >>> resolve_intervention("downrank").__name__
+    'DownrankIntervention'
+    """
+    if target in INTERVENTIONS:
+        return INTERVENTIONS[target]
+    plugins = installed_interventions()
+    if target in plugins:
+        return plugins[target].load()
+    try:
+        found = _import_target(target)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError("intervention", target, f"an importable class ({exc})") from exc
+    if found is not None:
+        return found
+    known = ", ".join([*INTERVENTIONS, *plugins])
+    raise ConfigError(
+        "intervention", target, f"a built-in or plugin name ({known}) or an import path"
+    )
+
+
+def load_intervention(name: str, params: dict[str, Any] | None = None) -> Any:
+    """Build the intervention ``name`` (see :func:`resolve_intervention`) with ``params``.
+
+    The Hydra target of an installed intervention plugin's config, which
+    :func:`ampaudit.config.register_configs` adds to the ``interventions`` group
+    under the plugin's entry-point name.
+    """
+    return resolve_intervention(name)(**dict(params or {}))
 
 
 def describe_system(spec: Any) -> dict[str, str]:

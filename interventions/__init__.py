@@ -1,10 +1,13 @@
 """Interventions (import as ``ampaudit.interventions``).
 
 Each acts at one pipeline stage through a hook of
-:class:`~ampaudit.interventions.base.Intervention`, records what it did, and is
-compared with the same recommender without it (same replicate, common random
-numbers). :data:`INTERVENTIONS` maps config names to classes, :data:`CONFS` to their
-Hydra configs.
+:class:`~ampaudit.interventions.base.Intervention` (the contract is
+:class:`ampaudit.core.intervention.Intervention`), on a
+:class:`~ampaudit.core.intervention.PlatformView`; it declares and records what it did,
+and is compared with the same recommender without it (same replicate, common random
+numbers). :data:`INTERVENTIONS` maps the built-ins' config names to classes,
+:data:`CONFS` to their Hydra configs; installed packages add theirs through the
+entry-point group ``ampaudit.interventions`` (:func:`ampaudit.plugins.resolve_intervention`).
 """
 
 from .base import Intervention

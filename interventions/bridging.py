@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from ampaudit.core.errors import check_range
+from ampaudit.core.intervention import ActionKind, PlatformView
 
 from .base import Intervention
 
@@ -99,6 +101,8 @@ class BridgingIntervention(Intervention):
         Penalties of the Community Notes model.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"reranked": "neutral"}
+
     def __init__(
         self,
         *,
@@ -118,27 +122,29 @@ class BridgingIntervention(Intervention):
         check_range("bridging.lambda_i", self.lambda_i, low=0)
         check_range("bridging.lambda_f", self.lambda_f, low=0)
 
-    def reset(self, model: Any) -> None:  # noqa: D102
-        super().reset(model)
+    def reset(self, view: PlatformView, rng: np.random.Generator) -> None:  # noqa: D102
+        super().reset(view, rng)
         self._shown: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.intercepts_ = np.zeros(len(model.catalog))
+        self.intercepts_ = np.zeros(len(view.catalog))
 
-    def on_slate(self, model, users, slates):  # noqa: D102
-        self._shown.append((model.t, users.copy(), slates.copy()))
-        self._shown = [s for s in self._shown if s[0] > model.t - self.window]
+    def on_slate(self, view: PlatformView, users: np.ndarray, slates: np.ndarray) -> None:  # noqa: D102
+        self._shown.append((view.t, users.copy(), slates.copy()))
+        self._shown = [s for s in self._shown if s[0] > view.t - self.window]
 
-    def on_candidates(self, model, users, items, scores):  # noqa: D102
-        if model.t % self.refit_every == 0 and self._shown:
-            self._refit(model)
+    def on_candidates(  # noqa: D102
+        self, view: PlatformView, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if view.t % self.refit_every == 0 and self._shown:
+            self._refit(view)
         key = np.where(items >= 0, self.intercepts_[np.maximum(items, 0)], -np.inf)
         order = np.argsort(-key, axis=1, kind="stable")
         self.record("reranked", items[:, :1])
         return np.take_along_axis(items, order, axis=1), np.take_along_axis(scores, order, axis=1)
 
-    def _refit(self, model) -> None:
-        log = model.log
+    def _refit(self, view: PlatformView) -> None:
+        log = view.log
         u, i, r = [], [], []
-        picked_by_user = np.full(model.world.n_users, -2, dtype=np.int64)
+        picked_by_user = np.full(log.n_users, -2, dtype=np.int64)
         for step, users, slates in self._shown:  # at most `window` steps
             at = slice(log.since(step), log.since(step + 1))
             picked_by_user[:] = -2
@@ -153,7 +159,7 @@ class BridgingIntervention(Intervention):
             np.concatenate(u),
             np.concatenate(i),
             np.concatenate(r),
-            len(model.catalog),
+            len(view.catalog),
             lambda_i=self.lambda_i,
             lambda_f=self.lambda_f,
             rng=self.rng,

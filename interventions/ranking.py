@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ampaudit.core.errors import check_range
+from ampaudit.core.intervention import ActionKind, PlatformView
 
 from .base import Intervention, curated_counter_items, flagged, stable_demote
 
@@ -39,14 +42,18 @@ class DownrankIntervention(Intervention):
     .. [1] YouTube (2019). Continuing our work to improve recommendations on YouTube.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"demoted": "restrictive"}
+
     def __init__(self, *, threshold: float = 0.6) -> None:
         self.threshold = threshold
 
     def check_params(self) -> None:  # noqa: D102
         check_range("downrank.threshold", self.threshold, low=0, high=1)
 
-    def on_candidates(self, model, users, items, scores):  # noqa: D102
-        demote = flagged(model, items, self.threshold)
+    def on_candidates(  # noqa: D102
+        self, view: PlatformView, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        demote = flagged(view, items, self.threshold)
         self.record("demoted", items[demote])
         return stable_demote(items, scores, demote)
 
@@ -60,14 +67,18 @@ class CounterNarrativeIntervention(Intervention):
         Positions gained by each counter-narrative candidate.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"boosted": "promotive"}
+
     def __init__(self, *, boost: int = 5) -> None:
         self.boost = boost
 
     def check_params(self) -> None:  # noqa: D102
         check_range("counter_narrative.boost", self.boost, low=0)
 
-    def on_candidates(self, model, users, items, scores):  # noqa: D102
-        counter = np.isin(items, curated_counter_items(model))
+    def on_candidates(  # noqa: D102
+        self, view: PlatformView, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        counter = np.isin(items, curated_counter_items(view))
         self.record("boosted", items[counter])
         position = np.arange(items.shape[1]) - self.boost * counter
         order = np.argsort(position, axis=1, kind="stable")
@@ -85,6 +96,8 @@ class ExposureCapIntervention(Intervention):
         Flagged items allowed among the first ``slate_size`` candidates.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"capped": "restrictive"}
+
     def __init__(self, *, threshold: float = 0.6, max_flagged: int = 1) -> None:
         self.threshold = threshold
         self.max_flagged = max_flagged
@@ -93,8 +106,10 @@ class ExposureCapIntervention(Intervention):
         check_range("exposure_cap.threshold", self.threshold, low=0, high=1)
         check_range("exposure_cap.max_flagged", self.max_flagged, low=0)
 
-    def on_candidates(self, model, users, items, scores):  # noqa: D102
-        hit = flagged(model, items, self.threshold)
+    def on_candidates(  # noqa: D102
+        self, view: PlatformView, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        hit = flagged(view, items, self.threshold)
         extra = hit & (np.cumsum(hit, axis=1) > self.max_flagged)
         self.record("capped", items[extra])
         return stable_demote(items, scores, extra)
@@ -143,17 +158,21 @@ class DiversifyIntervention(Intervention):
        reordering documents and producing summaries. SIGIR, 335-336.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"promoted": "promotive"}
+
     def __init__(self, *, trade_off: float = 0.7) -> None:
         self.trade_off = trade_off
 
     def check_params(self) -> None:  # noqa: D102
         check_range("diversify.trade_off", self.trade_off, low=0, high=1)
 
-    def on_candidates(self, model, users, items, scores):  # noqa: D102
+    def on_candidates(  # noqa: D102
+        self, view: PlatformView, users: np.ndarray, items: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         n, c = items.shape
-        k = min(model.slate_size, c)
+        k = min(view.slate_size, c)
         valid = items >= 0
-        topics = model.catalog.topics[np.maximum(items, 0)]
+        topics = view.catalog.topics[np.maximum(items, 0)]
         sim = np.einsum("ncd,nmd->ncm", topics, topics)
         rel = 1.0 - np.arange(c) / max(c - 1, 1)
         chosen = np.zeros((n, c), dtype=bool)

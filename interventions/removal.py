@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ampaudit.core.categories import EXTREME
 from ampaudit.core.errors import check_range
+from ampaudit.core.intervention import ActionKind, PlatformView
 
 from .base import Intervention
 
@@ -49,8 +52,9 @@ class HashRemovalIntervention(Intervention):
     """A shared hash database (as GIFCT's): remove items whose hash is near a listed one.
 
     The database holds the perceptual hashes of a ``coverage`` share of known extreme
-    originals (confirmed by people, as such databases are), each shared ``lag`` steps
-    after the original appears. Every step, visible items within Hamming distance
+    originals (confirmed by people, as such databases are: which items are extreme
+    originals, and which belong to a crisis, is read from ``view.truth``), each shared
+    ``lag`` steps after the original appears. Every step, visible items within Hamming distance
     ``radius`` of a listed hash are removed: exact copies and near variants are
     caught; novel items, and variants of unlisted originals, are not.
 
@@ -68,6 +72,8 @@ class HashRemovalIntervention(Intervention):
     .. [1] GIFCT (2022). Transparency report: the hash-sharing database.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"removed": "restrictive"}
+
     def __init__(self, *, coverage: float = 0.5, radius: int = 8, lag: int = 0) -> None:
         self.coverage = coverage
         self.radius = radius
@@ -78,14 +84,15 @@ class HashRemovalIntervention(Intervention):
         check_range("hash_removal.radius", self.radius, low=0, high=64)
         check_range("hash_removal.lag", self.lag, low=0)
 
-    def reset(self, model):  # noqa: D102
-        super().reset(model)
-        cat = model.catalog
+    def reset(self, view: PlatformView, rng: np.random.Generator) -> None:  # noqa: D102
+        super().reset(view, rng)
+        cat, truth = view.catalog, view.truth
+        # the database of confirmed material is human knowledge: ground truth
         originals = np.flatnonzero(
-            (cat.category == EXTREME) & (cat.original == np.arange(len(cat)))
+            (truth.category == EXTREME) & (truth.original == np.arange(len(cat)))
         )
         # crisis originals are always shared (an incident protocol); others by coverage
-        known = (self.rng.random(len(originals)) < self.coverage) | cat.crisis[originals]
+        known = (self.rng.random(len(originals)) < self.coverage) | truth.crisis[originals]
         self.listed_ = originals[known]
         shared_at = cat.created[self.listed_].astype(np.int64) + self.lag
         order = np.argsort(shared_at, kind="stable")  # the shared list is then a prefix
@@ -94,10 +101,10 @@ class HashRemovalIntervention(Intervention):
         self.clear_ = np.zeros(len(cat), dtype=bool)
         self.n_checked_ = 0
 
-    def on_catalog(self, model):  # noqa: D102
-        cat = model.catalog
-        n_listed = int(np.searchsorted(self.shared_at_, model.t, side="right"))
-        n = cat.n_visible(model.t)
+    def on_catalog(self, view: PlatformView) -> None:  # noqa: D102
+        cat = view.catalog
+        n_listed = int(np.searchsorted(self.shared_at_, view.t, side="right"))
+        n = cat.n_visible(view.t)
         live = np.flatnonzero(cat.available[:n])
         if n_listed == 0 or len(live) == 0:
             return
@@ -122,9 +129,10 @@ class ModerationQueueIntervention(Intervention):
 
     Each step, new items with classifier score ``>= threshold`` join the queue; the
     team reviews up to ``capacity`` of them, highest score first. Reviewers see the
-    content (unlike the classifier) and are right with probability ``accuracy``:
-    violating (extreme) items are removed when they are right, lawful ones when they
-    are wrong. A wrongful removal is appealed and restored ``appeal_delay`` steps later.
+    content (unlike the classifier; modelled by the true category, ``view.truth``) and
+    are right with probability ``accuracy``: violating (extreme) items are removed when
+    they are right, lawful ones when they are wrong. A wrongful removal is appealed and
+    restored ``appeal_delay`` steps later (appeals always find the truth).
 
     Parameters
     ----------
@@ -136,6 +144,14 @@ class ModerationQueueIntervention(Intervention):
     appeal_delay : int, default=10
         Steps until a wrongly removed item is restored.
     """
+
+    actions: ClassVar[Mapping[str, ActionKind]] = {
+        "removed": "restrictive",
+        "restored": "promotive",
+        # tallies: wrongful removals are also counted as "removed"; the backlog is no action
+        "wrongful_removal": "neutral",
+        "queue_backlog": "neutral",
+    }
 
     def __init__(
         self,
@@ -156,13 +172,14 @@ class ModerationQueueIntervention(Intervention):
         check_range("moderation_queue.accuracy", self.accuracy, low=0, high=1)
         check_range("moderation_queue.appeal_delay", self.appeal_delay, low=0)
 
-    def reset(self, model):  # noqa: D102
-        super().reset(model)
-        self.reviewed_ = np.zeros(len(model.catalog), dtype=bool)
-        self.restore_at_ = np.full(len(model.catalog), -1, dtype=np.int64)
+    def reset(self, view: PlatformView, rng: np.random.Generator) -> None:  # noqa: D102
+        super().reset(view, rng)
+        self.reviewed_ = np.zeros(len(view.catalog), dtype=bool)
+        self.restore_at_ = np.full(len(view.catalog), -1, dtype=np.int64)
 
-    def on_catalog(self, model):  # noqa: D102
-        cat, t = model.catalog, model.t
+    def on_catalog(self, view: PlatformView) -> None:  # noqa: D102
+        cat, t = view.catalog, view.t
+        category = view.truth.category  # what reviewers and appeals find on looking
         due = np.flatnonzero(self.restore_at_ == t)
         if len(due):
             cat.available[due] = True
@@ -173,12 +190,12 @@ class ModerationQueueIntervention(Intervention):
         )
         review = queue[np.argsort(-cat.score[queue], kind="stable")][: self.capacity]
         right = self.rng.random(self.capacity)[: len(review)] < self.accuracy
-        violating = cat.category[review] == EXTREME
+        violating = category[review] == EXTREME
         remove = review[violating == right]
         self.reviewed_[review] = True
         cat.available[remove] = False
         self.record("removed", remove)
-        wrongful = remove[cat.category[remove] != EXTREME]
+        wrongful = remove[category[remove] != EXTREME]
         self.restore_at_[wrongful] = t + self.appeal_delay
         self.record("wrongful_removal", wrongful)
         self.record("queue_backlog", queue[len(review) :])

@@ -11,10 +11,13 @@ non-harmful item lowers ``Q[u, v]`` by ``p``; ``F`` changes by a rank-1
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
+from ampaudit.core.intervention import ActionKind, PlatformView
 from ampaudit.core.protocols import offers
 
 from .base import Intervention
@@ -206,6 +209,7 @@ class RewireIntervention(Intervention):
        next recommendations to reduce radicalization pathways. WWW.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {}  # it records values, not actions
     name = "rewire"
     links_: np.ndarray | None = None
 
@@ -244,12 +248,14 @@ class RewireIntervention(Intervention):
         if self.strategy not in ("greedy", "random"):
             raise ConfigError("rewire.strategy", self.strategy, "greedy or random")
 
-    def reset(self, model) -> None:
+    def reset(self, view: PlatformView, rng: np.random.Generator) -> None:
         """Forget the lists of an earlier run."""
-        super().reset(model)
+        super().reset(view, rng)
         self.links_ = None
 
-    def on_watch_next(self, model, users, items, lists) -> np.ndarray | None:
+    def on_watch_next(
+        self, view: PlatformView, users: np.ndarray, items: np.ndarray, lists: np.ndarray
+    ) -> np.ndarray | None:
         """The rewired watch-next lists of ``items``, where the last application covers them."""
         if self.links_ is None:
             return None
@@ -261,19 +267,20 @@ class RewireIntervention(Intervention):
         out[known, :d] = rewired[:, :d]
         return out
 
-    def on_item_graph(self, model) -> None:
+    def on_item_graph(self, view: PlatformView) -> None:
         """Rewire the watch-next graph every ``every`` steps and record segregation."""
-        if not offers(model.recommender, "related") or model.t % self.every != 0:
+        rec = view.recommender
+        if rec is None or not offers(rec, "related") or view.t % self.every != 0:
             return
-        n = model.catalog.n_visible(model.t)
+        n = view.catalog.n_visible(view.t)
         if n > self.max_items:
-            model.record_value(f"{self.name}.z_mean_before", float("nan"))
+            view.record_value(f"{self.name}.z_mean_before", float("nan"))
             return
-        links = np.asarray(model.recommender.related(np.arange(n), self.d), dtype=np.int64)
-        harmful = model.catalog.score[:n] >= self.threshold
+        links = np.asarray(rec.related(np.arange(n), self.d), dtype=np.int64)  # type: ignore[attr-defined]
+        harmful = view.catalog.score[:n] >= self.threshold
         if harmful.sum() == 0:
             return
-        features = model.catalog.topics[:n]
+        features = view.catalog.topics[:n]
         relevance = features @ features.T
         result = rewire(
             links,
@@ -286,11 +293,11 @@ class RewireIntervention(Intervention):
             follow=self.follow,
         )
         z0, z1 = result.z_history[0], result.z_history[-1]
-        model.record_value(f"{self.name}.z_mean_before", float(z0.mean()))
-        model.record_value(f"{self.name}.z_mean_after", float(z1.mean()))
-        model.record_value(f"{self.name}.z_max_after", float(z1.max()))
+        view.record_value(f"{self.name}.z_mean_before", float(z0.mean()))
+        view.record_value(f"{self.name}.z_mean_after", float(z1.mean()))
+        view.record_value(f"{self.name}.z_max_after", float(z1.max()))
         lost = [relevance[u, v] - relevance[u, w] for u, v, w in result.moves]
-        model.record_value(f"{self.name}.relevance_lost", float(np.sum(lost)) if lost else 0.0)
+        view.record_value(f"{self.name}.relevance_lost", float(np.sum(lost)) if lost else 0.0)
         self.links_ = result.links
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ampaudit.core.errors import check_range
+from ampaudit.core.intervention import ActionKind, PlatformView
 
 from .base import Intervention, curated_counter_items, flagged
 
@@ -41,6 +44,8 @@ class RedirectIntervention(Intervention):
     .. [1] Jigsaw and Moonshot (2016). The Redirect Method.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"inserted": "promotive"}
+
     def __init__(self, *, threshold: float = 0.8, window: int = 3, n_insert: int = 1) -> None:
         self.threshold = threshold
         self.window = window
@@ -51,13 +56,15 @@ class RedirectIntervention(Intervention):
         check_range("redirect.window", self.window, low=1)
         check_range("redirect.n_insert", self.n_insert, low=1)
 
-    def on_slate(self, model, users, slates):  # noqa: D102
-        log = model.log
-        start = log.since(model.t - self.window)
+    def on_slate(  # noqa: D102
+        self, view: PlatformView, users: np.ndarray, slates: np.ndarray
+    ) -> np.ndarray | None:
+        log = view.log
+        start = log.since(view.t - self.window)
         recent = log.items[start:]
-        signal_users = log.users[start:][flagged(model, recent, self.threshold)]
+        signal_users = log.users[start:][flagged(view, recent, self.threshold)]
         at_risk = np.isin(users, signal_users)
-        pool = curated_counter_items(model)
+        pool = curated_counter_items(view)
         # a fixed number of draws per call keeps this stream's use independent of who is flagged
         picks = (
             pool[(self.rng.random((len(users), self.n_insert)) * len(pool)).astype(np.int64)]
@@ -89,6 +96,8 @@ class FrictionIntervention(Intervention):
         Utility subtracted when clicking through the interstitial.
     """
 
+    actions: ClassVar[Mapping[str, ActionKind]] = {"interstitial": "restrictive"}
+
     def __init__(self, *, threshold: float = 0.8, penalty: float = 1.0) -> None:
         self.threshold = threshold
         self.penalty = penalty
@@ -97,8 +106,10 @@ class FrictionIntervention(Intervention):
         check_range("friction.threshold", self.threshold, low=0, high=1)
         check_range("friction.penalty", self.penalty, low=0)
 
-    def on_choice(self, model, users, slates, utility):  # noqa: D102
-        hit = flagged(model, slates, self.threshold)
+    def on_choice(  # noqa: D102
+        self, view: PlatformView, users: np.ndarray, slates: np.ndarray, utility: np.ndarray
+    ) -> np.ndarray:
+        hit = flagged(view, slates, self.threshold)
         self.record("interstitial", slates[hit])
         return utility - self.penalty * hit
 

@@ -22,6 +22,12 @@ from ampaudit.core.categories import (
     SEARCH,
     WATCH_NEXT,
 )
+from ampaudit.core.intervention import (
+    GroundTruth,
+    PlatformView,
+    intervention_rng,
+    lookup_kind,
+)
 from ampaudit.core.platform import InteractionLog, PlatformData, StepBatch
 from ampaudit.core.protocols import Recommender, offers
 from ampaudit.core.ranking import random_member
@@ -124,11 +130,18 @@ class AuditModel(mesa.Model):
         true opinions only for one marked ``privileged``); by default a uniformly
         random graph neighbour.
     interventions : sequence, default=()
-        Objects with any of the hooks ``on_catalog(model)``,
-        ``on_candidates(model, users, items, scores) -> (items, scores)``,
-        ``on_slate(model, users, slates) -> slates`` and
-        ``on_choice(model, users, slates, utility) -> utility``; each returns its
-        new value or ``None`` for no change, and they chain in config order.
+        :class:`ampaudit.core.intervention.Intervention` objects, with any of the
+        hooks ``on_catalog(view)``,
+        ``on_candidates(view, users, items, scores) -> (items, scores)``,
+        ``on_slate(view, users, slates) -> slates``,
+        ``on_choice(view, users, slates, utility) -> utility`` and
+        ``on_item_graph(view)``; each returns its new value or ``None`` for no
+        change, and they chain in config order. The view is this model, as a
+        :class:`~ampaudit.core.intervention.PlatformView`.
+    intervention_seed : numpy.random.SeedSequence, optional
+        The replicate's ``interventions`` stream: each intervention gets the child
+        keyed by its name (:func:`~ampaudit.core.intervention.intervention_rng`) at
+        ``reset``. By default each gets ``default_rng(0)`` (tests, benchmarks).
     """
 
     def __init__(
@@ -143,6 +156,7 @@ class AuditModel(mesa.Model):
         rng: np.random.Generator,
         recommender_rng: np.random.Generator,
         interventions: Sequence[Any] = (),
+        intervention_seed: np.random.SeedSequence | None = None,
         people: Any = None,
         record_impressions: bool = False,
     ) -> None:
@@ -202,10 +216,7 @@ class AuditModel(mesa.Model):
                 ),
             }
         )
-        for intervention in self.interventions:
-            reset = getattr(intervention, "reset", None)
-            if reset is not None:
-                reset(self)
+        self._reset_interventions(intervention_seed)
         if recommender is not None:
             recommender.fit(self.platform_data())
 
@@ -228,11 +239,14 @@ class AuditModel(mesa.Model):
         """Tally what an intervention did this step, by the true category of the items.
 
         Interventions see only the platform's view; the harness knows the truth, so
-        costs (news or counter-speech removed or demoted) are counted here.
+        costs (news or counter-speech removed or demoted) are counted here. The
+        action's declared kind goes to ``trace.action_kinds``; an action the
+        intervention does not declare raises ``UndeclaredActionError``.
         """
         key = f"{intervention}.{action}"
         counts = self.trace.actions.get(key)
         if counts is None:
+            self.trace.action_kinds[key] = lookup_kind(self.interventions, intervention, action)
             counts = self.trace.actions[key] = np.zeros((self.n_steps, N_CAT), dtype=np.int64)
         items = np.asarray(items, dtype=np.int64).ravel()
         items = items[items >= 0]
@@ -596,3 +610,20 @@ class AuditModel(mesa.Model):
             self.catalog.creator, weights=tr.item_impressions, minlength=len(tr.creator_impressions)
         ).astype(np.int64)
         return tr
+
+    # -- the intervention view (ampaudit.core.intervention.PlatformView) ---------------
+    @property
+    def truth(self) -> GroundTruth:
+        """What only people would know (true categories, originals, crisis items)."""
+        return self.catalog
+
+    def _reset_interventions(self, seed: np.random.SeedSequence | None) -> None:
+        """Hand each intervention this model as its view and its own random stream."""
+        view: PlatformView = self
+        for intervention in self.interventions:
+            reset = getattr(intervention, "reset", None)
+            if reset is None:
+                continue
+            name = getattr(intervention, "name", "") or type(intervention).__name__
+            rng = np.random.default_rng(0) if seed is None else intervention_rng(seed, name)
+            reset(view, rng)

@@ -85,6 +85,68 @@ def installed_plugin(tmp_path):
     return tmp_path
 
 
+#: A third-party intervention package, written outside the tree: one declared
+#: restrictive action of its own name ("hidden"), and one it forgets to declare.
+INTERVENTION_PLUGIN = '''
+import numpy as np
+
+
+class HideLowScoreIntervention:
+    """Hide candidates the classifier scores below ``threshold`` (a badly aimed policy)."""
+
+    name = ""
+    actions = {"hidden": "restrictive"}
+
+    def __init__(self, *, threshold=0.3):
+        self.threshold = threshold
+
+    def check_params(self):
+        pass
+
+    def reset(self, view, rng):
+        self.rng = rng
+
+    def on_candidates(self, view, users, items, scores):
+        hide = (items >= 0) & (view.catalog.score[np.maximum(items, 0)] < self.threshold)
+        view.record_action(self.name, "hidden", items[hide])
+        return np.where(hide, -1, items), np.where(hide, -np.inf, scores)
+
+
+class ForgetfulIntervention(HideLowScoreIntervention):
+    """Records an action it does not declare."""
+
+    def on_candidates(self, view, users, items, scores):
+        view.record_action(self.name, "zapped", items[:, :1])
+'''
+
+
+@pytest.fixture
+def installed_intervention(tmp_path):
+    """A package with an ``ampaudit.interventions`` entry point, on ``sys.path`` meanwhile."""
+    import sys
+
+    (tmp_path / "ivpkg").mkdir()
+    (tmp_path / "ivpkg" / "__init__.py").write_text(INTERVENTION_PLUGIN)
+    dist = tmp_path / "ivpkg-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ivpkg\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[ampaudit.interventions]\nhide_low = ivpkg:HideLowScoreIntervention\n"
+        "forgetful = ivpkg:ForgetfulIntervention\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield tmp_path
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("ivpkg", None)
+        from hydra.core.config_store import ConfigStore
+
+        stored = ConfigStore.instance().repo.get("interventions", {})
+        for name in ("hide_low", "forgetful"):  # register_configs() stored them
+            stored.pop(f"{name}.yaml", None)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """A headless Chromium for report tests: skipped locally without one, failed in CI."""

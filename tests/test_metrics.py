@@ -229,23 +229,49 @@ def test_intervention_costs_count_restrictive_actions_on_legitimate_items_once()
             row[CATEGORIES.index(cat)] = n
         return np.stack([row, row])  # two steps
 
-    costs = intervention_costs(
-        {
-            "downrank.demoted": counts(news=2, extreme=5),
-            "moderation_queue.removed": counts(counter=1, extreme=3),
-            "moderation_queue.wrongful_removal": counts(counter=1),
-            "moderation_queue.restored": counts(counter=1),
-            "moderation_queue.queue_backlog": counts(news=7),
-            "redirect.inserted": counts(counter=9),
-        }
-    )
+    from ampaudit.interventions import INTERVENTIONS
+
+    actions = {
+        "downrank.demoted": counts(news=2, extreme=5),
+        "moderation_queue.removed": counts(counter=1, extreme=3),
+        "moderation_queue.wrongful_removal": counts(counter=1),
+        "moderation_queue.restored": counts(counter=1),
+        "moderation_queue.queue_backlog": counts(news=7),
+        "redirect.inserted": counts(counter=9),
+    }
+    # the kinds the built-ins declare, as the simulator puts them in Trace.action_kinds
+    kinds = {}
+    for key in actions:
+        name, action = key.split(".")
+        kinds[key] = INTERVENTIONS[name].actions[action]
+    costs = intervention_costs(actions, kinds)
     assert costs["collateral.news"] == 4  # demoted twice per step, backlog is no action
     assert costs["collateral.counter"] == 2  # the wrongful removal counted once, as removed
     assert costs["collateral.mainstream"] == 0
     assert costs["collateral"] == 6
     assert costs["wrongful_removals"] == 2
     assert costs["restored"] == 2
-    assert intervention_costs({})["collateral"] == 0
+    assert intervention_costs({}, {})["collateral"] == 0
+
+
+def test_intervention_costs_follow_declared_kinds_not_action_names():
+    from ampaudit.core.categories import CATEGORIES
+    from ampaudit.core.intervention import UndeclaredActionError
+    from ampaudit.metrics import intervention_costs
+
+    news = np.zeros((1, len(CATEGORIES)))
+    news[0, CATEGORIES.index("news")] = 3
+    # a third party's own verb counts when declared restrictive; a familiar verb
+    # declared neutral does not
+    costs = intervention_costs(
+        {"mine.hidden": news, "other.demoted": news},
+        {"mine.hidden": "restrictive", "other.demoted": "neutral"},
+    )
+    assert costs["collateral.news"] == costs["collateral"] == 3
+    with pytest.raises(UndeclaredActionError, match=r"'mine\.hidden' has no declared kind"):
+        intervention_costs({"mine.hidden": news}, {})
+    with pytest.raises(UndeclaredActionError, match="unknown kind 'harsh'"):
+        intervention_costs({"mine.hidden": news}, {"mine.hidden": "harsh"})
 
 
 def test_group_metrics_use_the_runs_threshold_and_pool_the_others():

@@ -1,4 +1,4 @@
-"""Third-party recommenders: import paths, entry points, and the check-recommender command."""
+"""Third-party plugins: import paths, entry points, and the check-* commands."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ampaudit.checks import check_recommender
+from ampaudit.checks import check_intervention, check_recommender
+from ampaudit.core.categories import CATEGORIES
 from ampaudit.core.errors import ConfigError
 from ampaudit.plugins import resolve_recommender
 from tests.helpers import cli
@@ -135,3 +136,119 @@ def test_missing_conf_skip_says_what_the_dataclass_is_for(installed_plugin):
     assert "no FreshPopularityConf dataclass in mypkg (optional: add one" in skip.message
     assert "_target_ and exactly the constructor's parameters and defaults" in skip.message
     assert "Hydra type-checks a configs/recommender/<name>.yaml" in skip.message
+
+
+# -- interventions -----------------------------------------------------------------
+
+TINY = ["tracking=none", "seed=3", "world=small", "audit.n_steps=6", "audit.replicates=1"]
+
+
+def _plugin_arm(result, arm):
+    return next(r for r in result.runs if r.arm == arm)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        # an installed package, found by its entry point in group ampaudit.interventions
+        ("hide_low", ["interventions=[hide_low]", "+interventions.hide_low.params.threshold=0.2"]),
+        # the same class by import path, under a config key of the user's choosing
+        (
+            "mine",
+            [
+                "+interventions.mine._target_=ivpkg.HideLowScoreIntervention",
+                "+interventions.mine.threshold=0.2",
+            ],
+        ),
+    ],
+    ids=["entry-point", "target"],
+)
+def test_third_party_intervention_runs_and_its_restrictive_action_is_collateral(
+    installed_intervention, name, overrides
+):
+    from ampaudit.audit import run_audit
+    from ampaudit.config import compose_conf
+
+    result = run_audit(compose_conf([*TINY, "audit.progress=false", *overrides]))
+    run = _plugin_arm(result, f"+{name}")
+    hidden = {c: run.final[f"action.{name}.hidden.{c}"] for c in CATEGORIES}
+    assert hidden["mainstream"] > 0  # low scores are mostly mainstream: pure collateral
+    legitimate = hidden["mainstream"] + hidden["news"] + hidden["counter"]
+    assert run.final["collateral"] == legitimate
+    assert _plugin_arm(result, "treatment").final["collateral"] == 0
+
+
+def test_undeclared_action_is_a_clear_error(installed_intervention, small_world):
+    from ivpkg import ForgetfulIntervention
+
+    from ampaudit.core.intervention import UndeclaredActionError
+    from tests.helpers import audit_model
+
+    iv = ForgetfulIntervention()
+    iv.name = "forgetful"
+    model = audit_model(small_world, "popularity", n_steps=2, n_candidates=20, interventions=[iv])
+    with pytest.raises(UndeclaredActionError) as info:
+        model.run()
+    message = str(info.value)
+    assert "'forgetful' recorded action 'zapped', which it does not declare" in message
+    assert "(declared: hidden)" in message
+    assert "ForgetfulIntervention.actions" in message
+    results = {r.name: r for r in check_intervention(ForgetfulIntervention)}
+    assert results["check_actions_declared"].status == "fail"
+    assert "'zapped'" in results["check_actions_declared"].message
+
+
+def test_base_class_refuses_an_undeclared_action_before_recording():
+    from types import SimpleNamespace
+
+    import numpy as np
+    from ampaudit.interventions import DownrankIntervention
+
+    from ampaudit.core.intervention import UndeclaredActionError
+
+    recorded = []
+    view = SimpleNamespace(record_action=lambda *args: recorded.append(args))
+    iv = DownrankIntervention()
+    iv.reset(view, np.random.default_rng(0))
+    iv.record("demoted", np.array([1]))
+    with pytest.raises(UndeclaredActionError, match="'DownrankIntervention' recorded action"):
+        iv.record("removed", np.array([2]))
+    assert [a[:2] for a in recorded] == [("DownrankIntervention", "demoted")]
+
+
+def test_unknown_intervention_lists_builtins_and_plugins(installed_intervention):
+    from ampaudit.config import compose_conf
+    from ampaudit.plugins import resolve_intervention
+
+    with pytest.raises(ConfigError, match=r"interventions='nosuch'.*downrank.*hide_low"):
+        compose_conf([*TINY, "interventions=[nosuch]"])
+    with pytest.raises(
+        ConfigError, match=r"intervention='nosuch'.*\(redirect, .*hide_low.*\) or an import path"
+    ):
+        resolve_intervention("nosuch")
+    with pytest.raises(ConfigError, match=r"interventions\.hide_low\.params\.thresh=0\.5"):
+        compose_conf(
+            [*TINY, "interventions=[hide_low]", "+interventions.hide_low.params.thresh=0.5"]
+        )
+    with pytest.raises(ConfigError, match=r"interventions\.hide_low\.name='nope'.*hide_low"):
+        compose_conf([*TINY, "interventions=[hide_low]", "interventions.hide_low.name=nope"])
+
+
+def test_check_intervention_command_and_run_find_the_plugin(installed_intervention, tmp_path):
+    proc = cli("check-intervention", "hide_low", extra_path=[installed_intervention])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  check_actions_declared" in proc.stdout
+    assert "SKIP  check_intervention_config" in proc.stdout  # no Conf dataclass: optional
+    proc = cli("check-intervention", "forgetful", extra_path=[installed_intervention])
+    assert proc.returncode == 1
+    assert "FAIL  check_actions_declared" in proc.stdout
+    run = cli(
+        "run",
+        *TINY,
+        "audit.progress=false",
+        "interventions=[hide_low]",
+        extra_path=[installed_intervention],
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "+hide_low" in run.stdout

@@ -70,3 +70,55 @@ def test_readme_documents_what_a_recommender_receives():
     # `name`, `name -> ...` (a signature) or `name.field` (items is documented field by field)
     missing = [name for name in fields if not re.search(f"`{re.escape(name)}[`. ]", section)]
     assert not missing, f"README's plugin section does not mention {missing}"
+
+
+def intervention_section() -> str:
+    text = README.read_text()
+    start = text.index("## Writing your own intervention")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_readme_intervention_example_passes_every_check(tmp_path):
+    from ampaudit.checks import check_intervention
+
+    example = next(b for b in python_blocks(intervention_section()) if b.startswith("# mypackage/"))
+    (tmp_path / "readme_iv.py").write_text(example)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("readme_iv")
+        results = check_intervention(module.ScoreCapIntervention)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("readme_iv", None)
+    statuses = {r.name: r.status for r in results}
+    # no Conf dataclass in the example: that check is skipped, everything else passes
+    assert {n: s for n, s in statuses.items() if s != "pass"} == {
+        "check_intervention_config": "skip"
+    }, [r for r in results if r.status == "fail"]
+
+
+def test_readme_documents_what_an_intervention_sees():
+    from ampaudit.core.intervention import (
+        ACTION_KINDS,
+        HOOKS,
+        GroundTruth,
+        ItemCatalog,
+        PlatformView,
+    )
+
+    section = intervention_section()
+
+    def public(protocol):
+        return [m for m in vars(protocol) if not m.startswith("_")]
+
+    names = [
+        *(f"view.{m}" for m in public(PlatformView)),
+        *public(ItemCatalog),
+        *public(GroundTruth),
+        *ACTION_KINDS,
+        *(f"{hook}(view" for hook in HOOKS),
+        "reset(view, rng)",
+        "ampaudit.interventions",
+    ]
+    missing = [name for name in names if name not in section]
+    assert not missing, f"README's intervention section does not mention {missing}"

@@ -5,6 +5,7 @@ Everything else in ampaudit imports from here; this package imports nothing abov
 
 from ampaudit.core.categories import CATEGORIES, CHANNELS
 from ampaudit.core.errors import ConfigError, check_range
+from ampaudit.core.intervention import Intervention, PlatformView
 from ampaudit.core.platform import InteractionLog, ItemView, PlatformData, StepBatch
 from ampaudit.core.protocols import Recommender, offers
 from ampaudit.core.seeding import STREAMS, replicate_streams
@@ -15,8 +16,10 @@ __all__ = [
     "STREAMS",
     "ConfigError",
     "InteractionLog",
+    "Intervention",
     "ItemView",
     "PlatformData",
+    "PlatformView",
     "Recommender",
     "StepBatch",
     "check_range",

@@ -58,6 +58,9 @@ class Trace:
     actions : dict of str to ndarray of shape (n_steps, n_categories)
         What interventions did, by the true category of the items acted on, keyed
         ``"<intervention>.<action>"`` (e.g. ``"downrank.demoted"``).
+    action_kinds : dict of str to str
+        The declared kind of each key of ``actions`` (``"restrictive"``,
+        ``"promotive"`` or ``"neutral"``; :data:`ampaudit.core.intervention.ActionKind`).
     """
 
     n_users: int
@@ -80,6 +83,7 @@ class Trace:
     item_impressions: np.ndarray
     creator_impressions: np.ndarray
     actions: dict[str, np.ndarray] = field(default_factory=dict)
+    action_kinds: dict[str, str] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     radicalised_at: np.ndarray | None = None
     #: user → group label (communities 0..C-1; the at-risk minority is group C)
