@@ -16,7 +16,6 @@ import numpy as np
 from ampaudit.core.categories import (
     CATEGORIES,
     CHANNELS,
-    EXTREME,
     FOLLOW,
     RECOMMENDED,
     SEARCH,
@@ -40,8 +39,10 @@ from .behavior import (
     taste_drift,
     visible_utility,
 )
+from .channels import OrganicChannels
 from .choice import choose
 from .opinion import anchoring, opinion_step
+from .recorder import TraceRecorder
 from .world import World
 
 __all__ = ["AuditModel"]
@@ -171,43 +172,21 @@ class AuditModel(mesa.Model):
         self.tie_seed = tie_seed(recommender_rng)
         self.interventions = list(interventions)
         self.people = people
-        self._impressions: list[dict[str, np.ndarray]] | None = [] if record_impressions else None
         self.population, self.catalog = world.fresh_arm_state()
         self.log = InteractionLog(world.n_users, capacity=max(1024, world.n_users))
-        self.trace = Trace.empty(
-            n_steps,
-            world.n_users,
-            self.population.x0,
-            n_items=len(self.catalog),
-            n_creators=len(world.creator_category),
+        self.recorder = TraceRecorder(
+            world,
+            self.population,
+            n_steps=n_steps,
+            radical_threshold=behavior.radical_threshold,
+            record_impressions=record_impressions,
         )
+        self.trace = self.recorder.trace
         self.t = 0
-        # category × user flags: ever exposed (any channel), ever recommended, ever
-        # consumed; category-major so per-category counts are contiguous reductions
-        self._exposed = np.zeros((N_CAT, world.n_users), dtype=bool)
-        self._rec_exposed = np.zeros((N_CAT, world.n_users), dtype=bool)
-        self._consumed_any = np.zeros((N_CAT, world.n_users), dtype=bool)
-        # radicalised = far from the centre: |x| is x itself on a one-sided axis
-        self._starts_radical = np.abs(self.population.x0) >= behavior.radical_threshold
-        self.trace.radical_threshold = behavior.radical_threshold
-        self.trace.opinion_range = world.opinion_range
-        # groups for breakdowns: communities, with the at-risk minority as its own group
-        n_comm = int(self.population.community.max()) + 1 if world.n_users else 1
-        self._groups = np.where(self.population.at_risk, n_comm, self.population.community).astype(
-            np.int64
-        )
-        self._consumed_by_group = np.zeros((n_comm + 1, N_CHAN, N_CAT), dtype=np.int64)
-        self._radicalised_at = np.full(world.n_users, -1, dtype=np.int64)
-        self.trace.groups = self._groups
-        self.trace.consumed_by_group = self._consumed_by_group
-        self.trace.radicalised_at = self._radicalised_at
+        self.organic = OrganicChannels(world, self.catalog)
         # the adjacency as plain arrays: peers are drawn per step without Python loops
         self._adj_indptr = world.adjacency.indptr.astype(np.int64)
         self._adj_indices = world.adjacency.indices.astype(np.int64)
-        self._follow_indptr = world.follows.indptr.astype(np.int64)
-        self._follow_indices = world.follows.indices.astype(np.int64)
-        self._n_published = np.zeros(len(world.creator_category), dtype=np.int64)
-        self._publish(-1)
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "mean_opinion": lambda m: float(m.population.x.mean()),
@@ -318,7 +297,7 @@ class AuditModel(mesa.Model):
         t, conf, pop, cat = self.t, self.behavior, self.population, self.catalog
         rng, k = self.rng, self.slate_size
         n_visible = cat.n_visible(t)
-        self._publish(t)
+        self.organic.publish(t)
 
         # 1. active users and every draw of the step, in fixed shapes (CRN across arms)
         active = np.flatnonzero(rng.random(self.world.n_users) < pop.activity)
@@ -360,7 +339,7 @@ class AuditModel(mesa.Model):
             (slates,) = self._chain(
                 "on_slate", (feed_users,), (np.ascontiguousarray(items[:, :k]),)
             )
-            util = item_utility(conf, pop, cat, feed_users, slates)
+            util = self._utility(feed_users, slates)
             util = util - conf.b_pos * np.log1p(np.arange(k))[None, :]
             (util,) = self._chain("on_choice", (feed_users, slates), (util,))
             clicked = self._choose(util, choice_u[feed_rows])
@@ -372,21 +351,18 @@ class AuditModel(mesa.Model):
 
         # organic channels: a followed creator's item, or the best of a search
         f_rows = np.flatnonzero(is_follow)
-        creators = random_member(
-            self._follow_indptr, self._follow_indices, active[f_rows], pick_u[f_rows, 0]
-        )
-        has = creators >= 0
-        safe_c = np.where(has, creators, 0)
-        follow_items = self._creator_item(safe_c, pick_u[f_rows, 1])
-        follow_items = np.where(has, follow_items, -1)
         s_rows = np.flatnonzero(is_search)
-        pool = (search_u[s_rows] * n_visible).astype(np.int64)
         organic_rows = np.concatenate([f_rows, s_rows])
-        organic_items = np.concatenate([follow_items, self._best_search(active[s_rows], pool)])
+        organic_items = np.concatenate(
+            [
+                self.organic.follow(active[f_rows], pick_u[f_rows]),
+                self.organic.search(active[s_rows], search_u[s_rows], n_visible, self._utility),
+            ]
+        )
         organic_items = np.where(
             (organic_items >= 0) & cat.available[np.maximum(organic_items, 0)], organic_items, -1
         )
-        u_org = item_utility(conf, pop, cat, active[organic_rows], organic_items[:, None])
+        u_org = self._utility(active[organic_rows], organic_items[:, None])
         take = self._choose(u_org, choice_u[organic_rows][:, [0, k]]) == 0
         chosen[organic_rows[take]] = organic_items[take]
         chosen_u[organic_rows[take]] = u_org[take, 0]
@@ -429,7 +405,19 @@ class AuditModel(mesa.Model):
 
         # 8. the platform logs the step and the recommender learns
         self.log.append(c_users, c_items, t, c_chan)
-        self._record(active, feed_users, slates, clicked, c_users, c_items, c_chan, chosen_u)
+        self.recorder.record_step(
+            t,
+            category=cat.category,
+            x=pop.x,
+            active=active,
+            feed_users=feed_users,
+            slates=slates,
+            clicked=clicked,
+            c_users=c_users,
+            c_items=c_items,
+            c_chan=c_chan,
+            chosen_u=chosen_u,
+        )
         self.t += 1
         if self.recommender is not None:
             retrain_every = max(1, int(self.recommender.retrain_every))
@@ -467,10 +455,10 @@ class AuditModel(mesa.Model):
             lists, np.zeros(lists.shape, dtype=np.float32), cat.available[:n_visible]
         )
         shown = lists >= 0
-        self._exposed[
+        self.recorder.expose(
             cat.category[lists[shown]], np.broadcast_to(users[:, None], lists.shape)[shown]
-        ] = True
-        util = item_utility(conf, self.population, cat, users, lists)
+        )
+        util = self._utility(users, lists)
         util = util - conf.watch_next_b_pos * np.log1p(np.arange(lists.shape[1]))[None, :]
         pick = self._choose(util, uniforms[:, : lists.shape[1] + 1])
         hit = np.flatnonzero(pick >= 0)
@@ -478,117 +466,16 @@ class AuditModel(mesa.Model):
         utility = util[hit, rank] + conf.watch_next_b_pos * np.log1p(rank)
         return users[hit], lists[hit, rank], utility
 
+    def _utility(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Deterministic utility of ``items[r, j]`` for ``users[r]`` (``-inf`` for ``-1``)."""
+        return item_utility(self.behavior, self.population, self.catalog, users, items)
+
     def _choose(self, utility: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         """The configured choice model over ``utility`` and the outside option."""
         conf = self.behavior
         return choose(
             utility, conf.outside, uniforms, model=conf.choice, rank_discount=conf.rank_discount
         )
-
-    def _log_impressions(self, feed_users, slates, clicked, c_users, c_items, c_chan) -> None:
-        assert self._impressions is not None
-        rows, pos = np.nonzero(slates >= 0)
-        organic = c_chan != RECOMMENDED
-        n_org = int(organic.sum())
-        self._impressions.append(
-            {
-                "user": np.concatenate([feed_users[rows], c_users[organic]]),
-                "item": np.concatenate([slates[rows, pos], c_items[organic]]),
-                "step": np.full(len(rows) + n_org, self.t, dtype=np.int64),
-                "position": np.concatenate([pos, np.full(n_org, -1)]),
-                "channel": np.concatenate([np.zeros(len(rows), np.int8), c_chan[organic]]),
-                "clicked": np.concatenate([clicked[rows] == pos, np.ones(n_org, bool)]),
-            }
-        )
-
-    def impression_log(self) -> dict[str, np.ndarray]:
-        """Every impression of the run.
-
-        Returns
-        -------
-        dict of str to ndarray
-            ``user, item, step, position`` (-1 for organic), ``channel``, ``clicked``.
-        """
-        if not self._impressions:
-            raise ValueError("impressions were not recorded: pass record_impressions=True")
-        return {k: np.concatenate([b[k] for b in self._impressions]) for k in self._impressions[0]}
-
-    def _creator_item(self, creators: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """A uniformly drawn item among those each creator has published so far."""
-        w = self.world
-        starts = w.creator_items_indptr[creators]
-        n_pub = self._n_published[creators]
-        offset = np.minimum((u * n_pub).astype(np.int64), np.maximum(n_pub - 1, 0))
-        # a creator's items are in creation order, so the published ones are a prefix
-        items = w.creator_items[np.minimum(starts + offset, len(w.creator_items) - 1)]
-        return np.where(n_pub > 0, items, -1)
-
-    def _publish(self, t: int) -> None:
-        """Count the items created at step ``t`` toward their creators."""
-        lo, hi = self.catalog.n_visible(t - 1), self.catalog.n_visible(t)
-        self._n_published += np.bincount(
-            self.catalog.creator[lo:hi], minlength=len(self._n_published)
-        )
-
-    def _best_search(self, users: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        """The best available item of each user's search results (``-1`` if none)."""
-        if pool.size == 0:
-            return np.full(len(users), -1, dtype=np.int64)
-        pool = np.where(self.catalog.available[pool], pool, -1)
-        util = item_utility(self.behavior, self.population, self.catalog, users, pool)
-        best = np.argmax(util, axis=1)
-        return pool[np.arange(len(users)), best]
-
-    def _record(
-        self,
-        active: np.ndarray,
-        feed_users: np.ndarray,
-        slates: np.ndarray,
-        clicked: np.ndarray,
-        c_users: np.ndarray,
-        c_items: np.ndarray,
-        c_chan: np.ndarray,
-        chosen_u: np.ndarray,
-    ) -> None:
-        """Accumulate this step's counters into the preallocated trace."""
-        tr, t, cat = self.trace, self.t, self.catalog.category
-        if self._impressions is not None:
-            self._log_impressions(feed_users, slates, clicked, c_users, c_items, c_chan)
-        tr.n_active[t] = len(active)
-        tr.n_feed[t] = len(feed_users)
-        shown = slates >= 0
-        tr.slates[t] = int(shown.any(axis=1).sum())
-        tr.clicks[t] = int((clicked >= 0).sum())
-        slot_cat = cat[slates[shown]]
-        tr.rec_slots[t] = np.bincount(slot_cat, minlength=N_CAT)
-        tr.item_impressions += np.bincount(slates[shown], minlength=len(tr.item_impressions))
-        c_cat = cat[c_items].astype(np.int64)
-        # one tally per (group, channel, category); the step's totals sum out the groups
-        by_group = np.bincount(
-            (self._groups[c_users] * N_CHAN + c_chan.astype(np.int64)) * N_CAT + c_cat,
-            minlength=self._consumed_by_group.size,
-        ).reshape(self._consumed_by_group.shape)
-        self._consumed_by_group += by_group
-        tr.consumed[t] = by_group.sum(axis=0)
-        # exposure: recommendation impressions, then organic consumption
-        rec_users = np.broadcast_to(feed_users[:, None], slates.shape)[shown]
-        organic = c_chan != RECOMMENDED
-        self._rec_exposed[slot_cat, rec_users] = True
-        self._exposed[slot_cat, rec_users] = True
-        self._exposed[c_cat[organic], c_users[organic]] = True
-        self._consumed_any[c_cat, c_users] = True
-        tr.rec_reach[t] = np.count_nonzero(self._rec_exposed, axis=1)
-        tr.reach[t] = np.count_nonzero(self._exposed, axis=1)
-        tr.cons_reach[t] = np.count_nonzero(self._consumed_any, axis=1)
-        np.add.at(tr.extreme_consumed, c_users[c_cat == EXTREME], 1)
-        x = self.population.x
-        radical = np.abs(x) >= self.behavior.radical_threshold
-        tr.mean_opinion[t] = x.mean()
-        tr.radicalised[t] = int(radical.sum())
-        tr.newly_radicalised[t] = int((radical & ~self._starts_radical).sum())
-        first = radical & ~self._starts_radical & (self._radicalised_at < 0)
-        self._radicalised_at[first] = t
-        tr.utility[t] = float(chosen_u.sum())
 
     def run(self, progress: Any = None) -> Trace:
         """Run to the horizon and return the trace.
@@ -602,14 +489,11 @@ class AuditModel(mesa.Model):
             self.step()
             if progress is not None:
                 progress()
-        tr = self.trace
-        tr.x[:] = self.population.x
-        tr.crisis_items = np.flatnonzero(self.catalog.crisis)
-        tr.crisis_consumed = int(np.isin(self.log.items, tr.crisis_items).sum())
-        tr.creator_impressions[:] = np.bincount(
-            self.catalog.creator, weights=tr.item_impressions, minlength=len(tr.creator_impressions)
-        ).astype(np.int64)
-        return tr
+        return self.recorder.finish(self.population.x, self.catalog, self.log)
+
+    def impression_log(self) -> dict[str, np.ndarray]:
+        """Every impression of the run (see :meth:`TraceRecorder.impression_log`)."""
+        return self.recorder.impression_log()
 
     # -- the intervention view (ampaudit.core.intervention.PlatformView) ---------------
     @property
