@@ -251,3 +251,12 @@ def test_cli_bad_dynamics_field_fails_fast_with_one_message(tmp_path):
         "expected one of deffuant, hk"
     )
     assert not (tmp_path / "mlflow.db").exists()  # nothing created before validation
+
+
+def test_a_dynamics_run_is_never_the_audit_a_report_means():
+    from ampaudit.report.source import AuditRef, own_audits
+
+    dyn = AuditRef("d", "deffuant", tags={"mode": "dynamics"})
+    audit = AuditRef("a", "mf vs chronological", tags={"mode": "compare"})
+    assert own_audits([dyn, audit]) == [audit]
+    assert own_audits([dyn]) == []

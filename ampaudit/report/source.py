@@ -242,8 +242,10 @@ def own_audits(refs: list[AuditRef]) -> list[AuditRef]:
     Not a comparison's companion sock-puppet audit (it is read with its comparison),
     and not a sensitivity analysis or the audits it ran at its points: they are
     evidence of robustness, not the audit a panel asked for. An experiment of
-    sensitivity analyses only means those analyses.
+    sensitivity analyses only means those analyses. Never an opinion-dynamics run
+    (``audit.mode=dynamics``): it audits no recommender, and has no panel report.
     """
+    refs = [r for r in refs if r.tags.get("mode") != "dynamics"]
     own = [
         r
         for r in refs
@@ -474,6 +476,12 @@ class _MlflowSource(AuditSource):
     def latest(self) -> AuditData:
         """The run's audit, or the experiment's latest comparison audit."""
         own = own_audits(self.refs)
+        if not own:
+            raise ReportSourceError(
+                f"TARGET {self.target!r} holds only opinion-dynamics runs "
+                "(audit.mode=dynamics), which audit no recommender and have no panel "
+                "report: their results are in MLflow and were printed when they ran"
+            )
         # compare audits first; an experiment of sock-puppet audits only reports those
         audits = [r for r in own if r.tags.get("mode") != "sock_puppet"] or own
         notes = []
