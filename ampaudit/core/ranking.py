@@ -91,13 +91,15 @@ def _redo_boundary_ties(
     """
     m = part.shape[1]
     boundary = np.take_along_axis(scores, part, axis=1).min(axis=1)
-    at_or_above = (scores >= boundary[:, None]).sum(axis=1)
+    at_or_above = np.count_nonzero(scores >= boundary[:, None], axis=1)
     rows = np.flatnonzero((at_or_above > m) & (boundary > -np.inf))
     if len(rows) == 0:
         return
-    sub, v = scores[rows], boundary[rows, None]
-    above_r, above_c = np.nonzero(sub > v)
-    tied_r, tied_c = np.nonzero(sub == v)
+    sub, v = scores[rows], boundary[rows]
+    ge_r, ge_c = np.nonzero(sub >= v[:, None])
+    above = sub[ge_r, ge_c] > v[ge_r]
+    above_r, above_c = ge_r[above], ge_c[above]
+    tied_r, tied_c = ge_r[~above], ge_c[~above]
     need = m - np.bincount(above_r, minlength=len(rows))
     order = np.lexsort((tie_keys(seed, row_ids[rows][tied_r], tied_c), tied_r))
     tied_r, tied_c = tied_r[order], tied_c[order]
@@ -148,15 +150,20 @@ def top_n(
     """
     n_rows, n_items = scores.shape
     row_ids = np.arange(n_rows) if row_ids is None else np.asarray(row_ids)
-    if np.isnan(scores).any():
-        scores = np.where(np.isnan(scores), -np.inf, scores)
     m = min(n, n_items)
     if m < n_items:
         # partition at the m-th largest without a negated copy of the block
         part = np.argpartition(scores, n_items - m, axis=1)[:, n_items - m :]
+        # NaN partitions as the largest value: only rows holding one need a copy
+        bad = np.flatnonzero(np.isnan(np.take_along_axis(scores, part, axis=1)).any(axis=1))
+        if len(bad):
+            scores = scores.copy()
+            scores[bad] = np.where(np.isnan(scores[bad]), -np.inf, scores[bad])
+            part[bad] = np.argpartition(scores[bad], n_items - m, axis=1)[:, n_items - m :]
         _redo_boundary_ties(scores, part, row_ids, seed)
     else:
         part = np.broadcast_to(np.arange(n_items), (n_rows, n_items))
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     part_scores = np.take_along_axis(scores, part, axis=1)
     # best first; equal scores in tie-key order
     keys = tie_keys(seed, row_ids[:, None], part)
