@@ -48,7 +48,8 @@ def logit(utility: np.ndarray, outside: float, uniforms: np.ndarray, **_: float)
     m = utility.shape[1]
     total = _with_outside(utility, outside) + gumbel_from_uniform(uniforms[:, : m + 1])
     pick = np.argmax(total, axis=1)
-    return np.where(pick == m, -1, pick)
+    # no finite option at all (an empty slate and outside = -inf): nothing is chosen
+    return np.where((pick == m) | ~np.isfinite(total[np.arange(len(pick)), pick]), -1, pick)
 
 
 def _draw(weights: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -129,3 +129,10 @@ def test_taste_drift():
     taste_drift(pop, np.array([0]), np.array([[0, 1, 0, 0]], dtype=np.float32), 0.5)
     assert np.isclose(np.linalg.norm(pop.taste[0]), 1.0, atol=1e-6)
     assert np.isclose(pop.taste[0, 0], pop.taste[0, 1], atol=1e-6)
+
+
+def test_no_model_picks_from_an_empty_slate_even_without_an_outside_option():
+    empty = np.full((3, 4), -np.inf)
+    draws = np.random.default_rng(0).random((3, 5))
+    for model in CHOICE_MODELS:
+        assert (choose(empty, -np.inf, draws, model=model) == -1).all(), model
