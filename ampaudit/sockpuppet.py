@@ -663,6 +663,8 @@ def walk(
             pick[is_util] = choose(
                 util, -np.inf, choice_u[is_util], model=choice, rank_discount=rank_discount
             )
+        # with nothing to choose from, some choice models still name a column
+        pick = np.where((pick >= 0) & valid[rows, np.maximum(pick, 0)], pick, -1)
         # utility rank: visible, available items each puppet prefers to the slot's
         own = platform.utility[:, :n_visible]
         ranked = np.where(available[None, :], own, -np.inf)

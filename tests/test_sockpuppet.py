@@ -113,8 +113,10 @@ def test_every_built_in_recommender_walks_isolated_puppets(name):
     conf = _conf(name, puppets_per_cell=1, depth=3, reset_history=name == "bandit")
     result = _run(conf)
     for cell, shown in result.shown.items():
-        # a fresh account follows nobody: its following-only timeline is empty
+        # a fresh account follows nobody: its following-only timeline is empty, and an
+        # empty slate is never "picked" from, whatever the choice model
         assert (shown.sum() == 0) == (name == "chronological"), cell
+        assert (result.picked_rank[cell] < 0).all() == (name == "chronological"), cell
 
 
 def test_puppets_sit_outside_the_social_graph_and_every_community():
