@@ -19,9 +19,10 @@ is the same whoever else walks. A ``remote`` adapter copies as a new client with
 session (its state lives in the service), so each puppet opens its own session and
 the service is refitted on the snapshot's log plus the puppet's history; state the
 service learnt only from the warm-up's impressions (``observe``) and cannot rebuild
-from the log is not carried over. ``isolation="shared"`` walks all puppets at once
-on one copy, as rows in a random order, so they can become each other's neighbours —
-for a scenario that asks for it.
+from the log is not carried over. A service's puppets walk :data:`REMOTE_WORKERS` at
+a time, since they spend their time waiting on it. ``isolation="shared"`` walks all
+puppets at once on one copy, as rows in a random order, so they can become each
+other's neighbours — for a scenario that asks for it.
 
 Personas
 --------
@@ -46,6 +47,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -67,6 +69,7 @@ from ampaudit.simulations.population import unit_rows
 __all__ = [
     "ISOLATION",
     "PERSONAS",
+    "REMOTE_WORKERS",
     "STARTS",
     "Puppet",
     "PuppetPlatform",
@@ -89,6 +92,8 @@ STARTS = ("category", "favourite")
 #: How puppets share the platform.
 ISOLATION = ("snapshot", "shared")
 N_CAT = len(CATEGORIES)
+#: Puppets of a ``remote`` service that walk at once, each in its own session.
+REMOTE_WORKERS = 16
 _TASTES = f"population, random or category:<name> with <name> one of {', '.join(CATEGORIES)}"
 
 
@@ -734,23 +739,25 @@ def walk_puppets(
     }
     personas = persona_population(sp_conf.taste, snapshot, taste_rngs)
     if sp_conf.isolation == "snapshot":
-        walks = []
-        for i, puppet in enumerate(puppets):
-            one = _rows(personas, np.array([i]))
-            platform = PuppetPlatform(snapshot, one)
-            walks.append(
-                walk(
-                    platform,
-                    [puppet],
-                    sp_conf,
-                    rngs=[walk_rngs[i]],
-                    recommender_rng=rec_rngs[i],
-                    **options,
-                )
+        snapshot.graphs(1)  # built once, before any worker reads the cache
+
+        def walk_one(i: int) -> Walks:
+            platform = PuppetPlatform(snapshot, _rows(personas, np.array([i])))
+            return walk(
+                platform,
+                [puppets[i]],
+                sp_conf,
+                rngs=[walk_rngs[i]],
+                recommender_rng=rec_rngs[i],
+                **options,
             )
-            if progress is not None:
-                progress()
-        return Walks.concatenate(walks)
+
+        # a service's puppets spend their time waiting on it: walk several at once (each
+        # walk depends on nothing but its own platform and streams, so results do not)
+        remote = isinstance(snapshot.model.recommender, RemoteRecommender)
+        return Walks.concatenate(
+            _each(walk_one, len(puppets), REMOTE_WORKERS if remote else 1, progress)
+        )
     # shared: one platform, accounts in a random order so no id order favours a cell
     streams = replicate_streams(entropy, replicate)["interventions"]
     shared_seq = np.random.SeedSequence(streams.entropy, spawn_key=(*streams.spawn_key, 1))
@@ -769,6 +776,30 @@ def walk_puppets(
         for _ in puppets:
             progress()
     return walked.take(np.argsort(order))
+
+
+def _each(
+    run: Callable[[int], Walks], n: int, workers: int, progress: Callable[[], None] | None
+) -> list[Walks]:
+    """``[run(0), ..., run(n - 1)]``, on up to ``workers`` threads; ``progress`` after each."""
+    if workers <= 1:
+        out = []
+        for i in range(n):
+            out.append(run(i))
+            if progress is not None:
+                progress()
+        return out
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sock-puppet")
+    try:
+        futures = [pool.submit(run, i) for i in range(n)]
+        out = []
+        for future in futures:
+            out.append(future.result())
+            if progress is not None:
+                progress()
+        return out
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _rows(population: Population, rows: np.ndarray) -> Population:

@@ -231,10 +231,12 @@ def test_same_seed_same_walks():
         np.testing.assert_array_equal(a.picked_rank[key], b.picked_rank[key])
 
 
-def test_sock_puppets_through_a_remote_service():
+@pytest.mark.parametrize("reset", [False, True])
+def test_sock_puppets_through_a_remote_service(reset):
+    # each puppet walks in its own session, several at once: the same walks as in-process
     with stub_service("item_knn") as url:
-        conf = _conf("item_knn", puppets_per_cell=2, reset_history=True)
-        remote = _conf("item_knn", puppets_per_cell=2, reset_history=True)
+        conf = _conf("item_knn", puppets_per_cell=2, reset_history=reset)
+        remote = _conf("item_knn", puppets_per_cell=2, reset_history=reset)
         remote.recommender = RemoteRecommenderConf(url=url, timeout_s=10)
         a, b = _run(conf), _run(remote)
     for key in a.rec_mix:
