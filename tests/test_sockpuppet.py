@@ -86,7 +86,6 @@ def test_mixes_are_shares_by_depth_for_every_persona_and_start():
 @pytest.mark.parametrize("name", ["user_knn", "mf"])
 def test_a_puppet_walks_the_same_alone_and_among_a_hundred_others(name):
     conf = _conf(name, depth=5)
-    conf.recommender.num_threads = 1  # many small fits: one thread is faster on a busy machine
     snapshot = _snapshot(conf)
     n_events = len(snapshot.model.log)
     target = Puppet("utility", "extreme", 0)
