@@ -340,16 +340,12 @@ def persona_population(
     kind, _, name = taste.partition(":")
     if kind == "population":
         rows = np.array([g.integers(len(pop)) for g in rngs], dtype=np.int64)
-        return Population(
+        # the drawn users' initial state, every per-user array included
+        return dataclasses.replace(
+            _rows(pop, rows),
             x=pop.x0[rows],
-            x0=pop.x0[rows],
-            taste=pop.taste[rows],
-            susceptibility=pop.susceptibility[rows],
-            appetite=pop.appetite[rows],
-            latitude=pop.latitude[rows],
             activity=np.zeros(n),
             community=np.full(n, -1, dtype=np.int32),
-            at_risk=pop.at_risk[rows],
         )
     if kind == "random":
         x = np.array([g.random() for g in rngs])
@@ -807,9 +803,9 @@ def _each(
 
 
 def _rows(population: Population, rows: np.ndarray) -> Population:
-    return Population(
-        **{f.name: getattr(population, f.name)[rows] for f in dataclasses.fields(population)}
-    )
+    """The users ``rows`` of ``population`` (fields that are ``None`` stay ``None``)."""
+    values = {f.name: getattr(population, f.name) for f in dataclasses.fields(population)}
+    return Population(**{k: None if v is None else v[rows] for k, v in values.items()})
 
 
 @dataclass

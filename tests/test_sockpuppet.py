@@ -214,13 +214,17 @@ def test_utility_ranks_lie_among_the_visible_items():
 
 
 def test_item_knn_follows_the_seed_category():
-    # isolated puppets only find the seed category through the population's histories
-    # (shared puppets co-watching seeds made the extreme items similar to each other)
-    result = _run(_conf("item_knn", puppets_per_cell=6, depth=3, warmup_steps=20))
+    # Isolated puppets find the seed category only through the population's histories
+    # (shared puppets co-watching extreme seeds made those items similar to each other),
+    # so the world needs an at-risk minority that co-consumes extreme items: with the
+    # default 3% of 300 users the signal depends on the seed.
+    conf = _conf("item_knn", puppets_per_cell=6, depth=3, warmup_steps=20, personas=["seeded"])
+    conf.world.at_risk_fraction = 0.1
+    result = _run(conf)
     extreme = CATEGORIES.index("extreme")
     from_extreme = result.rec_mix[("seeded", "extreme")][0, :, extreme].mean()
     from_mainstream = result.rec_mix[("seeded", "mainstream")][0, :, extreme].mean()
-    assert from_extreme > from_mainstream
+    assert from_extreme > from_mainstream + 0.2
 
 
 def test_same_seed_same_walks():
