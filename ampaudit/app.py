@@ -185,23 +185,36 @@ def _sock_puppets(
     A companion audit shares the comparison's seed, is linked to it both ways by
     tags (``companion_of``, ``sock_puppet_run``), and appears in its panel report.
     """
+    from tqdm import tqdm
+
     from ampaudit.config import make_recommender
     from ampaudit.core.seeding import draw_entropy
-    from ampaudit.sockpuppet import run_sock_puppets, sock_table
+    from ampaudit.sockpuppet import plan_puppets, run_sock_puppets, sock_table, world_categories
 
     entropy = conf.seed if conf.seed is not None else draw_entropy()
     # a companion joins its comparison, and a sweep through it
     tags = {"companion_of": companion_of} if companion_of else _sweep_tags(created=True)
+    n_walks = conf.audit.replicates * len(
+        plan_puppets(conf.audit.sock_puppet, world_categories(conf.world))
+    )
     try:
-        result = run_sock_puppets(
-            conf,
-            make_recommender=lambda: make_recommender(conf.recommender),
-            entropy=entropy,
-            tracker=tracker,
-            params=params,
-            overrides=_overrides(),
-            extra_tags=tags,
-        )
+        with tqdm(
+            total=n_walks,
+            desc="sock puppets",
+            unit="walk",
+            disable=None if conf.audit.progress else True,
+            file=sys.stderr,
+        ) as bar:
+            result = run_sock_puppets(
+                conf,
+                make_recommender=lambda: make_recommender(conf.recommender),
+                entropy=entropy,
+                tracker=tracker,
+                params=params,
+                overrides=_overrides(),
+                extra_tags=tags,
+                progress=bar.update,
+            )
     except RemoteRecommenderError as exc:
         _fail(str(exc), status=1)  # the runs are already marked FAILED
     print(f"Sock-puppet audit of {result.label}\n")

@@ -250,10 +250,18 @@ def validate(conf: RunConf) -> None:
     if a.mode not in MODES:
         raise ConfigError("audit.mode", a.mode, f"one of {', '.join(MODES)}")
     if "sock_puppet" in a.mode:
-        if conf.world.source == "file":
-            # puppets are extra users of a generated world; a file fixes its users
-            raise ConfigError("audit.mode", a.mode, "compare with world.source=file")
         a.sock_puppet.validate()
+        if conf.world.source == "file" and a.sock_puppet.taste != "population":
+            from ampaudit.simulations.worldfile import load_world_arrays
+
+            if "utility" in load_world_arrays(conf.world.path):
+                # a puppet's utilities must be a row of the world's matrix
+                raise ConfigError(
+                    "audit.sock_puppet.taste",
+                    a.sock_puppet.taste,
+                    "population (the world file gives a utility matrix: a puppet copies "
+                    "a real user's row)",
+                )
     if a.mode == "dynamics":
         conf.dynamics.validate()
     if a.control not in CONTROLS:

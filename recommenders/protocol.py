@@ -348,14 +348,16 @@ class SyncState:
 def sync_payload(data: PlatformData, state: SyncState) -> dict[str, Any]:
     """The platform changes since the last sync, and advance ``state``.
 
-    The first payload carries the users and the follow and social graphs (complete
-    snapshots; the simulated graphs do not change during an audit); every payload
+    The first payload carries the users, the run's tie-breaking seed and the follow
+    and social graphs (complete snapshots; the simulated graphs do not change during
+    an audit); every payload
     carries new items (public features only), availability changes and new
     consumption events.
     """
     payload: dict[str, Any] = {"step": int(data.step)}
     if not state.started:
         payload["n_users"] = int(data.n_users)
+        payload["seed"] = int(data.seed)
         payload["follows"] = csr_to_json(data.follows)
         if data.social is not None:
             payload["social"] = csr_to_json(data.social)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ampaudit.core.categories import CHANNELS
 from ampaudit.core.platform import InteractionLog, ItemView, PlatformData, StepBatch
 
 from .protocol import (
@@ -77,9 +78,10 @@ def _ints(values: Any, name: str, *, low: int = 0, high: int | None = None) -> n
     return arr
 
 
-def _count(value: Any, name: str, *, low: int = 0) -> int:
-    if type(value) is not int or value < low:
-        raise RequestError(400, f"{name} must be an integer >= {low}")
+def _count(value: Any, name: str, *, low: int = 0, high: int | None = None) -> int:
+    if type(value) is not int or value < low or (high is not None and value > high):
+        span = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise RequestError(400, f"{name} must be an integer {span}")
     return value
 
 
@@ -143,6 +145,9 @@ class PlatformMirror:
         if not start and "n_users" in payload:
             raise RequestError(400, "sync.n_users belongs to the first sync of a session only")
         n_users = _count(payload["n_users"], "sync.n_users", low=1) if start else self.n_users
+        if not start and "seed" in payload:
+            raise RequestError(400, "sync.seed belongs to the first sync of a session only")
+        seed = _count(payload.get("seed", 0), "sync.seed", high=2**63 - 1) if start else 0
         follows = social = None
         if start or "follows" in payload:  # later snapshots replace the graphs
             follows = self._csr(payload.get("follows"), "sync.follows", rows=n_users)
@@ -160,7 +165,7 @@ class PlatformMirror:
         users = _ints(events.get("users"), "sync.events.users", high=n_users)
         items = _ints(events.get("items"), "sync.events.items", high=n_items)
         steps = _ints(events.get("steps"), "sync.events.steps", high=2**31)
-        channels = _ints(events.get("channels"), "sync.events.channels", high=3)
+        channels = _ints(events.get("channels"), "sync.events.channels", high=len(CHANNELS))
         if not len(users) == len(items) == len(steps) == len(channels):
             raise RequestError(400, "sync.events lists must have equal lengths")
         # checked: now apply
@@ -173,6 +178,7 @@ class PlatformMirror:
                 log=InteractionLog(n_users),
                 follows=follows,  # type: ignore[arg-type]
                 social=social,
+                seed=seed,
             )
         assert self.data is not None
         if follows is not None:

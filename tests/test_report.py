@@ -372,8 +372,11 @@ def test_sock_puppet_curves_join_the_report_of_the_same_recommender(audited, tmp
     assert latest.sock is not None
     assert {p for p, _ in latest.sock} == {"random", "top1", "seeded", "utility"}
     assert next(iter(latest.sock.values())).shape == (1, 4)
+    assert latest.sock_rank is not None
+    assert latest.sock_rank.keys() == latest.sock.keys()
     page = render_html(build_report(latest))
     assert 'id="fig-sock"' in page
+    assert "Mean rank of the puppets" in page  # the picks' utility rank, in the caption
     assert "No sock-puppet audit" not in page
     sock_run = parent_run_id(proc.stdout)
     alone = build_report(load_audit(sock_run, uri=uri))

@@ -184,7 +184,7 @@ def build_report(data: AuditData, *, confidence: float | None = None) -> Report:
             frontier(ranked, data.labels),
             groups(data.finals, data.arms, data.labels),
             opinions(data.finals, data.arms, data.labels),
-            sock_curves(data.sock),
+            sock_curves(data.sock, data.sock_rank),
         )
         if f is not None
     ]
@@ -212,7 +212,8 @@ def _sock_headline(data: AuditData) -> str:
     assert data.sock is not None
     rec = data.tags.get("recommender", "the recommender")
     parts = []
-    for start in ("extreme", "mainstream"):
+    present = {s for _, s in data.sock}
+    for start in [s for s in ("extreme", "mainstream") if s in present] or sorted(present)[:1]:
         curves = [c for (_, s), c in data.sock.items() if s == start and c.size]
         if curves:
             first = float(sum(c[:, 0].mean() for c in curves) / len(curves))

@@ -168,7 +168,11 @@ METRICS: dict[str, Definition] = {
         "Sock-puppet depth curve",
         "Share of extreme items among the slots recommended to scripted accounts at each "
         "step of a walk that always follows a recommendation, by persona and start "
-        "category, averaged over accounts and replicates.",
+        "category, averaged over accounts and replicates. Each account walks its own copy "
+        "of the platform frozen after a warm-up of the ordinary population, so accounts "
+        "never see each other (unless the audit sets isolation=shared). A pick's utility "
+        "rank is the number of visible items the account's own tastes prefer to it "
+        "(0 = its favourite).",
         "Haroon 2023",
     ),
     "interval": Definition(

@@ -386,8 +386,15 @@ def opinions(finals: Finals, arms: list[str], labels: Mapping[str, str]) -> Figu
 
 
 @_styled
-def sock_curves(sock: Mapping[tuple[str, str], np.ndarray] | None) -> Figure | None:
-    """Extreme share of recommendations by walk depth, one line per persona × start."""
+def sock_curves(
+    sock: Mapping[tuple[str, str], np.ndarray] | None,
+    ranks: Mapping[tuple[str, str], np.ndarray] | None = None,
+) -> Figure | None:
+    """Extreme share of recommendations by walk depth, one line per persona × start.
+
+    ``ranks`` (same cells: mean utility rank of the picks by depth) adds each
+    persona's mean rank to the caption.
+    """
     if not sock:
         return None
     present = {s for _, s in sock}
@@ -417,11 +424,22 @@ def sock_curves(sock: Mapping[tuple[str, str], np.ndarray] | None) -> Figure | N
         ax.set_xlabel("walk depth")
         ax.set_ylabel("extreme share of recommended slots")
     _legend(fig, axes)
-    return Figure(
-        "sock",
-        "Sock-puppet walks",
-        _svg(fig, "sock"),
+    caption = (
         "Line charts of the extreme share of recommendations by walk depth per persona. "
         + "; ".join(alt)
-        + ".",
+        + "."
     )
+    shown = []
+    for persona in personas:
+        values = np.concatenate(
+            [r.ravel() for (p, _), r in (ranks or {}).items() if p == persona] or [np.zeros(0)]
+        )
+        values = values[np.isfinite(values)]
+        if values.size:
+            shown.append(f"{persona} {values.mean():,.0f}")
+    if shown:
+        caption += (
+            " Mean rank of the puppets' picks among the visible items by their own tastes "
+            "(0 = the puppet's favourite): " + ", ".join(shown) + "."
+        )
+    return Figure("sock", "Sock-puppet walks", _svg(fig, "sock"), caption)

@@ -104,6 +104,9 @@ class AuditData:
     sock : dict or None
         (persona, start) → ndarray of shape (n_replicates, depth): extreme share of
         recommended slots by walk depth, from a sock-puppet audit.
+    sock_rank : dict or None
+        (persona, start) → ndarray of shape (n_replicates, depth): mean utility rank
+        of the puppets' picks by their own tastes (0 = favourite), when recorded.
     """
 
     source: str
@@ -117,6 +120,7 @@ class AuditData:
     run_id: str | None = None
     notes: list[str] = field(default_factory=list)
     sock: dict[tuple[str, str], Any] | None = None
+    sock_rank: dict[tuple[str, str], Any] | None = None
     #: The comparison table the audit stored on its parent run (``summary.*``,
     #: ``paired.*``), to check the report's numbers against.
     stored_summary: dict[str, float] = field(default_factory=dict)
@@ -544,6 +548,7 @@ def _from_run(
         return data
     if tags.get("mode") == "sock_puppet":
         data.sock = _sock(client, finished)
+        data.sock_rank = _sock(client, finished, ("utility_rank", "pick"))
         data.evidence.append(_evidence("sock-puppet walks", run, finished))
         notes.append("This is a sock-puppet audit: it has depth curves but no arms to compare.")
         return data
@@ -553,6 +558,7 @@ def _from_run(
     if companion is not None:
         walks = [c for c in arm_runs(client, companion) if c.info.status == "FINISHED"]
         data.sock = _sock(client, walks)
+        data.sock_rank = _sock(client, walks, ("utility_rank", "pick"))
         data.evidence.append(_evidence("sock-puppet walks", companion, walks))
     analysis = _sensitivity(client, run, parents)
     if analysis is not None:
@@ -701,20 +707,33 @@ def _arm_replicates(children: list[Any]) -> list[tuple[Any, str, int]]:
     return out
 
 
-def _sock(client: Any, children: list[Any]) -> dict[tuple[str, str], Any] | None:
-    """Extreme share of recommended slots by depth, per (persona, start), over replicates."""
+def _sock(
+    client: Any, children: list[Any], what: tuple[str, str] = ("rec_share", "extreme")
+) -> dict[tuple[str, str], Any] | None:
+    """A sock-puppet series by depth, per (persona, start), over replicates.
+
+    ``what`` names the series: ``sock.<persona>.<start>.<what[0]>.<what[1]>``; by
+    default the extreme share of recommended slots.
+    """
     import numpy as np
 
-    curves: dict[tuple[str, str], list[Any]] = {}
+    curves: dict[tuple[str, str], list[dict[int, float]]] = {}
     for child in children:
         for key in child.data.metrics:
             parts = key.split(".")
-            if len(parts) == 5 and parts[0] == "sock" and parts[3:] == ["rec_share", "extreme"]:
-                history = sorted(client.get_metric_history(child.info.run_id, key), key=_step)
-                curves.setdefault((parts[1], parts[2]), []).append([m.value for m in history])
+            if len(parts) == 5 and parts[0] == "sock" and tuple(parts[3:]) == what:
+                history = client.get_metric_history(child.info.run_id, key)
+                curves.setdefault((parts[1], parts[2]), []).append(
+                    {_step(m): m.value for m in history}
+                )
     if not curves:
         return None
-    return {cell: np.array(v) for cell, v in sorted(curves.items())}
+    # undefined values (a walk step with nothing shown or picked) were not logged: NaN
+    depth = 1 + max(step for runs in curves.values() for run in runs for step in run)
+    return {
+        cell: np.array([[run.get(d, np.nan) for d in range(depth)] for run in runs])
+        for cell, runs in sorted(curves.items())
+    }
 
 
 def _step(metric: Any) -> int:
