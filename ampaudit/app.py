@@ -42,12 +42,18 @@ def _terminate_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _progress(total: int, desc: str, unit: str, *, on: bool) -> Any:
+    """A progress bar on stderr (``audit.progress``; hidden when stderr is no terminal)."""
+    from tqdm import tqdm  # imported late: a config error never pays for it
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=None if on else True, file=sys.stderr)
+
+
 def run_from_config(cfg: DictConfig) -> Any:
     """Validate ``cfg``, run the audit, log it and print the per-arm table."""
     _terminate_as_interrupt()
     # Mesa logs every step at INFO, and Hydra turns INFO on: keep the terminal readable
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    from tqdm import tqdm
 
     from ampaudit.audit import run_audit
     from ampaudit.summary import (
@@ -96,13 +102,7 @@ def run_from_config(cfg: DictConfig) -> Any:
         return _dynamics(conf, tracker, params, OmegaConf.to_yaml(cfg, resolve=True))
     total = 2 * a.replicates * a.n_steps
     try:
-        with tqdm(
-            total=total,
-            desc="audit",
-            unit="step",
-            disable=None if a.progress else True,
-            file=sys.stderr,
-        ) as bar:
+        with _progress(total, "audit", "step", on=a.progress) as bar:
             result = run_audit(
                 conf,
                 tracker=tracker,
@@ -185,8 +185,6 @@ def _sock_puppets(
     A companion audit shares the comparison's seed, is linked to it both ways by
     tags (``companion_of``, ``sock_puppet_run``), and appears in its panel report.
     """
-    from tqdm import tqdm
-
     from ampaudit.config import make_recommender
     from ampaudit.core.seeding import draw_entropy
     from ampaudit.sockpuppet import plan_puppets, run_sock_puppets, sock_table, world_categories
@@ -198,13 +196,7 @@ def _sock_puppets(
         plan_puppets(conf.audit.sock_puppet, world_categories(conf.world))
     )
     try:
-        with tqdm(
-            total=n_walks,
-            desc="sock puppets",
-            unit="walk",
-            disable=None if conf.audit.progress else True,
-            file=sys.stderr,
-        ) as bar:
+        with _progress(n_walks, "sock puppets", "walk", on=conf.audit.progress) as bar:
             result = run_sock_puppets(
                 conf,
                 make_recommender=lambda: make_recommender(conf.recommender),
@@ -232,20 +224,12 @@ def _sock_puppets(
 
 def _dynamics(conf: RunConf, tracker: Any, params: dict[str, str], config_yaml: str) -> Any:
     """Run and print opinion dynamics alone (``audit.mode=dynamics``)."""
-    from tqdm import tqdm
-
     from ampaudit.core.seeding import draw_entropy
     from ampaudit.dynamics import dynamics_table, run_dynamics
 
     a = conf.audit
     entropy = conf.seed if conf.seed is not None else draw_entropy()
-    with tqdm(
-        total=a.replicates * a.n_steps,
-        desc="dynamics",
-        unit="step",
-        disable=None if a.progress else True,
-        file=sys.stderr,
-    ) as bar:
+    with _progress(a.replicates * a.n_steps, "dynamics", "step", on=a.progress) as bar:
         result = run_dynamics(
             conf,
             entropy=entropy,

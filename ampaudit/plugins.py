@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -98,20 +99,27 @@ def resolve_recommender(target: str) -> Any:
 
         return partial(RemoteRecommender, url=target)
     plugins = installed_plugins()
+    if target not in plugins and _HOST_PORT.fullmatch(target):
+        raise ConfigError("recommender", target, f"a service URL with its scheme: http://{target}")
+    return _resolve("recommender", target, REGISTRY, plugins)
+
+
+def _resolve(
+    kind: str, target: str, builtins: Mapping[str, Any], plugins: Mapping[str, Any]
+) -> Any:
+    """A built-in, an installed plugin's entry point, or an import path, in that order."""
+    if target in builtins:
+        return builtins[target]
     if target in plugins:
         return plugins[target].load()
-    if _HOST_PORT.fullmatch(target):
-        raise ConfigError("recommender", target, f"a service URL with its scheme: http://{target}")
     try:
         found = _import_target(target)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError("recommender", target, f"an importable class ({exc})") from exc
+        raise ConfigError(kind, target, f"an importable class ({exc})") from exc
     if found is not None:
         return found
-    known = ", ".join([*REGISTRY, *plugins])
-    raise ConfigError(
-        "recommender", target, f"a built-in or plugin name ({known}) or an import path"
-    )
+    known = ", ".join([*builtins, *plugins])
+    raise ConfigError(kind, target, f"a built-in or plugin name ({known}) or an import path")
 
 
 def load_recommender(name: str, params: dict[str, Any] | None = None) -> Any:
@@ -139,21 +147,7 @@ def resolve_intervention(target: str) -> Any:
     >>> resolve_intervention("downrank").__name__
     'DownrankIntervention'
     """
-    if target in INTERVENTIONS:
-        return INTERVENTIONS[target]
-    plugins = installed_interventions()
-    if target in plugins:
-        return plugins[target].load()
-    try:
-        found = _import_target(target)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError("intervention", target, f"an importable class ({exc})") from exc
-    if found is not None:
-        return found
-    known = ", ".join([*INTERVENTIONS, *plugins])
-    raise ConfigError(
-        "intervention", target, f"a built-in or plugin name ({known}) or an import path"
-    )
+    return _resolve("intervention", target, INTERVENTIONS, installed_interventions())
 
 
 def load_intervention(name: str, params: dict[str, Any] | None = None) -> Any:
