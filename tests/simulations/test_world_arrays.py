@@ -254,8 +254,11 @@ def test_file_worlds_refuse_what_needs_a_generated_world(example_file):
     base = ["tracking=none", "world=arrays", f"world.path={example_file}"]
     with pytest.raises(ConfigError, match=r"^world\.crisis_step=20"):
         compose_conf([*base, "scenario=crisis"])
-    with pytest.raises(ConfigError, match=r"^audit\.mode='sock_puppet'"):
-        compose_conf([*base, "audit.mode=sock_puppet"])
+    # sock-puppets are fresh accounts beside the file's users; with the file's utility
+    # matrix a puppet copies a real user's row, so it cannot be given other tastes
+    compose_conf([*base, "audit.mode=sock_puppet"])
+    with pytest.raises(ConfigError, match=r"^audit\.sock_puppet\.taste='random'"):
+        compose_conf([*base, "audit.mode=sock_puppet", "audit.sock_puppet.taste=random"])
 
 
 # -- a two-sided world from a file runs an audit, with harm labels as data --------------
