@@ -62,7 +62,7 @@ from ampaudit.core.seeding import replicate_streams
 from ampaudit.metrics import exposure_share
 from ampaudit.recommenders import RemoteRecommender
 from ampaudit.simulations import AuditModel, Population, make_world
-from ampaudit.simulations.behavior import BehaviorConf, item_utility
+from ampaudit.simulations.behavior import BehaviorConf, item_utility, visible_utility
 from ampaudit.simulations.choice import CHOICE_MODELS, choose
 from ampaudit.simulations.model import valid_candidates
 from ampaudit.simulations.population import unit_rows
@@ -494,12 +494,9 @@ class PuppetPlatform:
         out[own] = self.utility[users[own] - self.snapshot.n_users, :n]
         if (~own).any():
             model = self.snapshot.model
-            out[~own] = item_utility(
-                self.behavior,
-                model.population,
-                self.catalog,
-                users[~own],
-                np.broadcast_to(np.arange(n), (int((~own).sum()), n)),
+            # the model's own oracle: chunked, no gather of users × items ids
+            out[~own] = visible_utility(
+                self.behavior, model.population, self.catalog, users[~own], n
             )
         return out
 
